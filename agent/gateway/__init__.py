@@ -1,0 +1,112 @@
+"""The model gateway: models.yaml -> a litellm Router with our two in-process providers.
+
+The rest of the app calls only `Gateway` methods with an alias ('default', 'router', 'embedder',
+an expert's alias); which model answers is the admin's choice in models.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from agent.errors import RadassistError
+from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
+from agent.gateway.embeddings import SentenceTransformersProvider
+from agent.gateway.llamacpp import LlamaCppProvider
+
+__all__ = ["Gateway", "ModelEntry", "ModelsConfig", "load_models_config"]
+
+_SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
+
+
+class Gateway:
+    """One per process: owns the Router and the loaded local models."""
+
+    def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
+        import litellm
+        from litellm import Router
+        from litellm.utils import custom_llm_setup
+
+        self.config = config
+        base = config.source.parent if config.source else None
+        self.llamacpp = LlamaCppProvider(base=base, model_dir=model_dir)
+        self.embeddings = SentenceTransformersProvider(base=base)
+        ours = {"llamacpp": self.llamacpp, "sentence_transformers": self.embeddings}
+        litellm.custom_provider_map = [
+            p for p in litellm.custom_provider_map if p["provider"] not in ours
+        ] + [{"provider": name, "custom_handler": handler} for name, handler in ours.items()]
+        custom_llm_setup()
+        litellm.suppress_debug_info = True
+        litellm.turn_off_message_logging = True  # no prompts (possible PHI) in litellm's logs
+        for key in _SAFE_LITELLM_SETTINGS:
+            if key in config.litellm_settings:
+                setattr(litellm, key, config.litellm_settings[key])
+        try:
+            self.router = Router(
+                model_list=[e.model_dump(exclude_none=True) for e in config.model_list],
+                **config.router_settings,
+            )
+        except TypeError as exc:
+            raise RadassistError(f"{config.source}: router_settings: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: Path, *, model_dir: Path | None = None) -> Gateway:
+        return cls(load_models_config(path, model_dir=model_dir), model_dir=model_dir)
+
+    # -- chat --------------------------------------------------------------------------------
+    async def acomplete(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> str:
+        """Return the whole reply text of one chat completion."""
+        self.config.entries(alias)
+        response = await self.router.acompletion(model=alias, messages=messages, **params)
+        return response.choices[0].message.content or ""
+
+    async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
+        """Yield the reply text as it is generated."""
+        self.config.entries(alias)
+        response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
+        async for chunk in response:
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                yield delta
+
+    async def acomplete_json(
+        self, alias: str, messages: list[dict[str, Any]], schema: dict[str, Any], **params: Any
+    ) -> dict[str, Any]:
+        """Return JSON that matches `schema` (a grammar constrains local models); invalid JSON raises ValueError."""
+        fmt = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+        text = await self.acomplete(alias, messages, response_format=fmt, **params)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"model {alias!r} returned invalid JSON") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"model {alias!r} returned JSON that is not an object")
+        return value
+
+    # -- embeddings --------------------------------------------------------------------------
+    async def aembed(self, alias: str, texts: list[str]) -> list[list[float]]:
+        """Embed texts with the model behind `alias` (default: the bundled MiniLM)."""
+        self.config.entries(alias)
+        response = await self.router.aembedding(model=alias, input=texts)
+        return [item["embedding"] for item in response.data]
+
+    # -- what answered -----------------------------------------------------------------------
+    def describe(self, alias: str) -> dict[str, Any]:
+        """Return the resolved model behind an alias for provenance (GGUF sha256 once loaded)."""
+        entry = self.config.entry(alias)
+        params = entry.litellm_params
+        info: dict[str, Any] = {"alias": alias, "model": params.model, "local": entry.is_local}
+        if params.provider == "llamacpp":
+            loaded = self.llamacpp.load(params.model, params.model_dump())
+            info.update(path=str(loaded.path), sha256=loaded.sha256, chat_format=loaded.chat_format)
+        elif params.api_base:
+            info["api_base"] = params.api_base
+        return info
+
+    def warm(self, alias: str) -> None:
+        """Load a local model ahead of the first message (no-op for remote or Ollama models)."""
+        params = self.config.entry(alias).litellm_params
+        if params.provider == "llamacpp":
+            self.llamacpp.load(params.model, params.model_dump())

@@ -1,0 +1,161 @@
+"""models.yaml: litellm's own Router config format, validated before anything is built.
+
+Admins swap models by editing this file; the app only ever names aliases. Every mistake an admin
+can make here (unknown provider, missing field, unknown alias, missing GGUF file) is reported as
+one line naming the file, the entry and the problem.
+"""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import RadassistError
+
+CUSTOM_PROVIDERS = ("llamacpp", "sentence_transformers")
+LOCAL_HOSTS = {"localhost", "ollama", "llamacpp"}  # compose service names count as the hospital's own network
+REQUIRED_ALIASES = ("default", "embedder")
+
+
+class LitellmParams(BaseModel):
+    """`litellm_params` of one deployment; provider-specific keys pass through to litellm."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=3)
+    api_base: str | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0]
+
+    @property
+    def target(self) -> str:
+        """The part after the provider prefix (a model name, a GGUF path, 'bundled/<name>')."""
+        return self.model.split("/", 1)[1] if "/" in self.model else ""
+
+
+class ModelEntry(BaseModel):
+    """One `model_list` item: an alias and what it resolves to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str = Field(min_length=1)
+    litellm_params: LitellmParams
+    model_info: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        """True when calls stay on this machine or the hospital's own services (no PHI egress)."""
+        params = self.litellm_params
+        if params.provider in CUSTOM_PROVIDERS:
+            return True
+        if params.provider in ("ollama", "ollama_chat") and params.api_base is None:
+            return True  # litellm's default Ollama base is localhost:11434
+        if params.api_base is None:
+            return False
+        host = urlsplit(params.api_base).hostname or ""
+        if host in LOCAL_HOSTS:
+            return True
+        try:
+            return ip_address(host).is_loopback or ip_address(host).is_private
+        except ValueError:
+            return False
+
+
+class ModelsConfig(BaseModel):
+    """The whole file. `litellm_settings` is accepted for proxy compatibility; only safe keys are applied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_list: list[ModelEntry] = Field(min_length=1)
+    router_settings: dict[str, Any] = Field(default_factory=dict)
+    litellm_settings: dict[str, Any] = Field(default_factory=dict)
+    source: Path | None = Field(default=None, exclude=True)
+
+    def aliases(self) -> list[str]:
+        return sorted({e.model_name for e in self.model_list})
+
+    def entries(self, alias: str) -> list[ModelEntry]:
+        """Return the deployments behind an alias, or fail naming the alias and the file."""
+        found = [e for e in self.model_list if e.model_name == alias]
+        if not found:
+            raise RadassistError(
+                f"{self.source or 'models.yaml'}: alias {alias!r} is not defined "
+                f"(defined: {', '.join(self.aliases())})"
+            )
+        return found
+
+    def entry(self, alias: str) -> ModelEntry:
+        return self.entries(alias)[0]
+
+
+def _known_providers() -> set[str]:
+    import litellm
+
+    return {str(getattr(p, "value", p)) for p in litellm.provider_list} | set(CUSTOM_PROVIDERS)
+
+
+def load_models_config(path: Path, *, model_dir: Path | None = None) -> ModelsConfig:
+    """Read and validate models.yaml; raise RadassistError with one clear line on any problem."""
+    if not path.is_file():
+        raise RadassistError(f"{path}: models file not found (RADASSIST_MODELS_FILE)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RadassistError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(raw, dict):
+        raise RadassistError(f"{path}: expected a mapping with a 'model_list' key")
+    try:
+        config = ModelsConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        alias = _alias_at(raw, err["loc"])
+        raise RadassistError(f"{path}: {where}{alias}: {err['msg']}") from exc
+    config.source = path
+    _check_entries(config, path, model_dir)
+    return config
+
+
+def _alias_at(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "model_list" and isinstance(loc[1], int):
+        try:
+            return f" (alias {raw['model_list'][loc[1]].get('model_name')!r})"
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return ""
+    return ""
+
+
+def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> None:
+    from agent.gateway.llamacpp import resolve_gguf
+
+    providers = _known_providers()
+    for i, entry in enumerate(config.model_list):
+        where = f"{path}: model_list[{i}] (alias {entry.model_name!r})"
+        params = entry.litellm_params
+        if "/" not in params.model:
+            raise RadassistError(
+                f"{where}: model {params.model!r} needs a provider prefix, e.g. 'ollama_chat/...'"
+            )
+        if params.provider not in providers:
+            raise RadassistError(
+                f"{where}: unknown provider {params.provider!r} in {params.model!r} "
+                f"(custom: {', '.join(CUSTOM_PROVIDERS)}; or any litellm provider such as ollama_chat, openai)"
+            )
+        if params.provider == "llamacpp":
+            try:
+                resolve_gguf(params.target, base=path.parent, model_dir=model_dir, check_only=True)
+            except RadassistError as exc:
+                raise RadassistError(f"{where}: {exc}") from None
+    for alias in REQUIRED_ALIASES:
+        config.entries(alias)
+    for rule in config.router_settings.get("fallbacks", []) or []:
+        for src, targets in dict(rule).items():
+            for alias in [src, *targets]:
+                config.entries(alias)

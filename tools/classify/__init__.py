@@ -1,0 +1,1 @@
+"""Deterministic classification systems, one module each, sharing `base` and `text`."""
