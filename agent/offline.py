@@ -7,7 +7,7 @@ before any of them, which is why `agent/__init__.py` imports it first.
 
 import os
 
-_DEFAULTS = {
+OFFLINE_DEFAULTS = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "true",
     "LITELLM_LOG": "ERROR",
     "HF_HUB_OFFLINE": "1",
@@ -15,6 +15,8 @@ _DEFAULTS = {
     "HF_DATASETS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
     "DO_NOT_TRACK": "1",
     "ANONYMIZED_TELEMETRY": "false",
     "OTEL_SDK_DISABLED": "true",
@@ -26,8 +28,9 @@ _DEFAULTS = {
 
 def apply() -> None:
     """Set the offline defaults without overriding what an admin set explicitly."""
-    for key, value in _DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    for key, value in OFFLINE_DEFAULTS.items():
+        if not os.environ.get(key):
+            os.environ[key] = value
 
 
 apply()

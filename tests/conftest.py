@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="radassist-test-home-"))
@@ -68,3 +68,20 @@ def fresh_db_url(pg_url: str) -> Iterator[str]:
     url = create_database(pg_url)
     yield url
     drop_database(pg_url, url)
+
+
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set (or, with None, unset) environment variables and re-read the settings."""
+    from agent.settings import get_settings
+
+    def apply(**values: str | None) -> None:
+        for key, value in values.items():
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield apply
+    get_settings.cache_clear()

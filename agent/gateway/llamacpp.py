@@ -316,9 +316,11 @@ def _collect(stream: Iterator[dict[str, Any]]) -> dict[str, Any]:
     text, finish, count = [], "stop", 0
     for part in stream:
         choice = part["choices"][0]
-        text.append((choice.get("delta") or {}).get("content") or "")
+        delta = choice.get("delta") or {}
+        if "content" in delta:  # one generated token; the role and finish chunks carry none
+            text.append(delta["content"] or "")
+            count += 1
         finish = choice.get("finish_reason") or finish
-        count += 1
     return {
         "object": "chat.completion",
         "created": int(time.time()),

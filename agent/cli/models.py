@@ -1,0 +1,53 @@
+"""`radassist models list|test`: what each alias resolves to, and a live check of one alias."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser("models", help="inspect and test the models in models.yaml")
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_sub.add_parser("list", help="list aliases and what they resolve to").set_defaults(func=cmd_list)
+    test = models_sub.add_parser("test", help="send one short request through an alias")
+    test.add_argument("alias")
+    test.add_argument("--prompt", default="Name one imaging modality that uses ionising radiation.")
+    test.set_defaults(func=cmd_test)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from agent.gateway import load_models_config
+    from agent.settings import get_settings
+
+    settings = get_settings()
+    config = load_models_config(settings.models_file, model_dir=settings.model_dir)
+    print(f"models file: {settings.models_file}")
+    for entry in config.model_list:
+        params = entry.litellm_params
+        where = "local" if entry.is_local else "REMOTE (data leaves this machine)"
+        mode = entry.model_info.get("mode", "chat")
+        print(f"{entry.model_name:<20} {mode:<10} {where:<8}  {params.model}")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from agent.gateway import Gateway
+    from agent.settings import get_settings
+
+    settings = get_settings()
+    gateway = Gateway.from_file(settings.models_file, model_dir=settings.model_dir)
+    entry = gateway.config.entry(args.alias)
+    start = time.perf_counter()
+    if entry.model_info.get("mode") == "embedding":
+        vectors = asyncio.run(gateway.aembed(args.alias, [args.prompt]))
+        print(
+            f"{args.alias}: embedding of dimension {len(vectors[0])} in {time.perf_counter() - start:.2f} s"
+        )
+    else:
+        messages = [{"role": "user", "content": args.prompt}]
+        text = asyncio.run(gateway.acomplete(args.alias, messages, max_tokens=32))
+        print(f"{args.alias}: {text.strip()!r} ({time.perf_counter() - start:.2f} s)")
+    print(f"resolved: {gateway.describe(args.alias)}")
+    return 0

@@ -1,0 +1,86 @@
+"""A minimal Chainlit Socket.IO client: connect, send one message, collect the streamed reply.
+
+It speaks the same protocol as Chainlit's web client, so tests exercise the real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import socketio
+
+
+class ChatClient:
+    """One chat session against a running Chainlit server."""
+
+    def __init__(self, base_url: str, *, cookie: str | None = None, thread_id: str | None = None) -> None:
+        self.base_url = base_url
+        self.cookie = cookie
+        self.thread_id = thread_id or str(uuid.uuid4())
+        self.session_id = str(uuid.uuid4())
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self._task_end = asyncio.Event()
+        for name in (
+            "stream_start",
+            "stream_token",
+            "new_message",
+            "update_message",
+            "task_start",
+            "task_end",
+        ):
+            self.sio.on(name, self._recorder(name))
+
+    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
+        async def record(data: Any = None) -> None:
+            self.events.append((name, data))
+            if name == "task_end":
+                self._task_end.set()
+
+        return record
+
+    async def connect(self) -> None:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        auth = {"clientType": "webapp", "sessionId": self.session_id, "threadId": self.thread_id}
+        await self.sio.connect(
+            self.base_url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth, headers=headers
+        )
+        await self.sio.emit("connection_successful")
+
+    async def ask(self, text: str, *, timeout: float = 120) -> str:
+        """Send a user message and return the assistant's final text once the task ends."""
+        self.events.clear()
+        self._task_end.clear()
+        message = {
+            "id": str(uuid.uuid4()),
+            "threadId": self.thread_id,
+            "name": "User",
+            "type": "user_message",
+            "output": text,
+            "createdAt": datetime.now(UTC).isoformat(),
+        }
+        await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+        await asyncio.wait_for(self._wait_for_answer(), timeout)
+        return self.answer()
+
+    async def _wait_for_answer(self) -> None:
+        while True:
+            await self._task_end.wait()
+            if any(name in ("new_message", "update_message") for name, _ in self.events):
+                return
+            self._task_end.clear()
+
+    def answer(self) -> str:
+        """The last assistant message's content, as the browser would show it."""
+        messages = [d for n, d in self.events if n in ("new_message", "update_message") and d]
+        assistant = [m for m in messages if m.get("type") == "assistant_message"]
+        return (assistant or messages)[-1].get("output", "") if (assistant or messages) else ""
+
+    def streamed_tokens(self) -> list[str]:
+        return [d["token"] for n, d in self.events if n == "stream_token"]
+
+    async def close(self) -> None:
+        await self.sio.disconnect()

