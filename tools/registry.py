@@ -60,6 +60,7 @@ class Tool:
     kind: str = "other"
     extractor: Callable[[str], Any] | None = None
     triggers: tuple[str, ...] = ()
+    exclusive_groups: tuple[tuple[str, ...], ...] = ()
     wants_context: bool = False
 
     def input_schema(self) -> dict[str, Any]:
@@ -152,12 +153,15 @@ def tool(
     kind: str = "other",
     extractor: Callable[[str], Any] | None = None,
     triggers: tuple[str, ...] = (),
+    exclusive_groups: tuple[tuple[str, ...], ...] = (),
     registry: ToolRegistry | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a typed function as a tool; input and output models come from its type hints.
 
     Classification tools also pass `extractor` (free text -> Extraction) and `triggers` (regexes
-    whose presence in a message suggests this system, e.g. r"\\bthyroid\\b").
+    whose presence in a message suggests this system, e.g. r"\\bthyroid\\b"), and may declare
+    `exclusive_groups`: input keys that describe one thing in alternative ways (a diameter, or long and
+    short axes), so a follow-up that gives one of them replaces the whole group.
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,6 +183,7 @@ def tool(
                 kind=kind,
                 extractor=extractor,
                 triggers=triggers,
+                exclusive_groups=exclusive_groups,
                 wants_context=len(params) > 1,
             )
         )
