@@ -19,6 +19,17 @@ from agent.gateway.llamacpp import LlamaCppProvider
 __all__ = ["Gateway", "ModelEntry", "ModelsConfig", "load_models_config"]
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
+_SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "seed",
+    "repeat_penalty",
+    "num_ctx",
+    "n_ctx",
+)
 
 
 class Gateway:
@@ -101,12 +112,38 @@ class Gateway:
         if params.provider == "llamacpp":
             loaded = self.llamacpp.load(params.model, params.model_dump())
             info.update(path=str(loaded.path), sha256=loaded.sha256, chat_format=loaded.chat_format)
+        elif params.provider in ("ollama", "ollama_chat"):
+            info.update(api_base=params.api_base, digest=_ollama_digest(params.target, params.api_base))
         elif params.api_base:
             info["api_base"] = params.api_base
         return info
+
+    def sampling(self, alias: str) -> dict[str, Any]:
+        """The sampling settings configured for an alias (recorded with every answer)."""
+        params = self.config.entry(alias).litellm_params.model_dump()
+        return {k: params[k] for k in _SAMPLING_KEYS if params.get(k) is not None}
+
+    def supports_tools(self, alias: str) -> bool:
+        """True when the admin declared native tool calling for the alias (model_info.supports_function_calling)."""
+        return bool(self.config.entry(alias).model_info.get("supports_function_calling"))
 
     def warm(self, alias: str) -> None:
         """Load a local model ahead of the first message (no-op for remote or Ollama models)."""
         params = self.config.entry(alias).litellm_params
         if params.provider == "llamacpp":
             self.llamacpp.load(params.model, params.model_dump())
+
+
+def _ollama_digest(model: str, api_base: str | None) -> str | None:
+    """The digest Ollama reports for a model (what makes an Ollama answer reproducible); None if unreachable."""
+    import ollama
+
+    try:
+        listing = ollama.Client(host=api_base or "http://127.0.0.1:11434", timeout=2).list()
+    except Exception:  # provenance is best effort: an unreachable Ollama must not fail the answer
+        return None
+    wanted = model if ":" in model else f"{model}:latest"
+    for item in listing.models:
+        if item.model in (model, wanted):
+            return item.digest
+    return None

@@ -1,0 +1,175 @@
+"""Run turns of the agent: wiring (runtime -> graph with a PostgreSQL checkpointer), streaming, provenance.
+
+`Assistant.ask()` is what the CLI and the chat UI call. Every answer is stored with its provenance:
+models (alias, GGUF sha256 or Ollama digest), expert prompt versions, gate weights, retrieved chunk
+ids, tool calls with inputs and outputs, sampling settings and timings.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from agent.gate import Gate
+from agent.graph import RECURSION_LIMIT, AgentDeps, build_graph
+from agent.runtime import Runtime
+from experts import load_experts
+from tools.knowledge.embedder import Embedder
+
+OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class TurnResult:
+    """One answered message, in the shape `radassist ask --json` prints, plus provenance."""
+
+    answer: str
+    experts: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    citations: list[dict[str, Any]]
+    verification: dict[str, Any]
+    thread_id: str
+    provenance: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "experts": self.experts,
+            "tool_calls": [
+                {"tool": c["tool"], "input": c["input"], "output": c["output"]} for c in self.tool_calls
+            ],
+            "citations": self.citations,
+            "verification": self.verification,
+            "thread_id": self.thread_id,
+        }
+
+
+class Assistant:
+    """The compiled graph with its dependencies; one per process."""
+
+    def __init__(self, deps: AgentDeps, graph: Any, pool: Any = None) -> None:
+        self.deps = deps
+        self.graph = graph
+        self.pool = pool
+
+    async def ask(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        expert: str | None = None,
+        on_event: OnEvent | None = None,
+        message_id: str | None = None,
+    ) -> TurnResult:
+        """Answer one message in a thread (a new thread when None), streaming events to `on_event`."""
+        if not message.strip():
+            raise ValueError("the message is empty")
+        if expert is not None and expert not in self.deps.experts:
+            raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.deps.experts)}")
+        thread_id = thread_id or str(uuid.uuid4())
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+        started = time.perf_counter()
+        async for mode, chunk in self.graph.astream(
+            {"message": message, "expert_override": expert}, config, stream_mode=["custom", "updates"]
+        ):
+            if mode == "custom" and on_event is not None:
+                await on_event(chunk)
+        state = (await self.graph.aget_state(config)).values
+        total_ms = round((time.perf_counter() - started) * 1000, 2)
+        result = self._result(state, thread_id, total_ms)
+        await self._store(result, message, message_id)
+        return result
+
+    def _result(self, state: dict[str, Any], thread_id: str, total_ms: float) -> TurnResult:
+        gate = state["gate"]
+        experts = [{"name": e["name"], "weight": e["weight"]} for e in gate["experts"]]
+        used = [self.deps.experts[n] for n in gate["chosen"]]
+        aliases = {e.model for e in used} | {self.deps.verifier_alias, "embedder"}
+        if self.deps.router_alias:
+            aliases.add(self.deps.router_alias)
+        provenance = {
+            "created_at": datetime.now(UTC).isoformat(),
+            "thread_id": thread_id,
+            "models": {alias: self.deps.llm.describe(alias) for alias in sorted(aliases)},
+            "sampling": {alias: self.deps.llm.sampling(alias) for alias in sorted(aliases)},
+            "experts": [
+                {"name": e.name, "version": e.version, "sha256": e.sha256, "model": e.model} for e in used
+            ],
+            "gate": gate,
+            "retrieved_chunk_ids": state.get("retrieved_chunk_ids", []),
+            "evidence_chunk_ids": [p["chunk_id"] for p in state.get("passages", [])],
+            "tool_calls": state.get("tool_calls", []),
+            "tool_versions": {
+                c["tool"]: self.deps.registry.get(c["tool"]).version for c in state.get("tool_calls", [])
+            },
+            "verification": state.get("verification", {}),
+            "generated_tokens": state.get("generated_tokens", 0),
+            "timings_ms": {**state.get("timings_ms", {}), "total": total_ms},
+        }
+        verification = dict(state.get("verification", {}))
+        verification.pop("experts", None)
+        verification.pop("rounds", None)  # the same claims, flattened in "claims"
+        return TurnResult(
+            answer=state["answer"],
+            experts=experts,
+            tool_calls=state.get("tool_calls", []),
+            citations=state.get("citations", []),
+            verification=verification,
+            thread_id=thread_id,
+            provenance=provenance,
+        )
+
+    async def _store(self, result: TurnResult, question: str, message_id: str | None) -> None:
+        if self.pool is None:
+            return
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO answer_provenance (thread_id, message_id, question, answer, verdict, provenance)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (result.thread_id, message_id, question, result.answer, result.verification["verdict"],
+                 Jsonb(result.provenance)),
+            )  # fmt: skip
+
+
+async def build_deps(runtime: Runtime) -> AgentDeps:
+    """Experts, gate and tools over the runtime's gateway, pool and registry."""
+    experts = load_experts(
+        runtime.settings.experts_dir, tool_names=runtime.registry.names(), models=runtime.gateway.config
+    )
+    embedder = Embedder(runtime.gateway)
+    gate = Gate(experts, embedder.embed, runtime.registry)
+    await gate.prepare()
+    router = "router" if "router" in runtime.gateway.config.aliases() else None
+    return AgentDeps(
+        llm=runtime.gateway,
+        registry=runtime.registry,
+        tool_context=runtime.tool_context,
+        experts=experts,
+        gate=gate,
+        router_alias=router,
+    )
+
+
+@asynccontextmanager
+async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
+    """The assistant with memory checkpointed in PostgreSQL (its own pool, as LangGraph requires)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from agent.db import open_checkpoint_pool
+
+    pool = open_checkpoint_pool(runtime.database_url)
+    await pool.open(wait=True)
+    try:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        deps = await build_deps(runtime)
+        yield Assistant(deps, build_graph(deps, checkpointer=saver), pool=runtime.pool)
+    finally:
+        await pool.close()

@@ -1,0 +1,130 @@
+"""Findings across a conversation: extract this message's inputs, reuse earlier ones for follow-ups.
+
+After "8 mm solid nodule, low risk", the message "and if it were 10 mm?" names no system and only a
+size: the previous system's extractor reads the size, the other inputs are carried over, and the
+tool recomputes. What was carried over is recorded so the answer can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.findings import _unusable_inputs, infer_system
+from tools.classify.text import find_measurements
+from tools.registry import Tool, ToolRegistry
+
+
+@dataclass
+class FindingsTurn:
+    """What this message contributed to one classification system, and the result."""
+
+    system: str
+    extraction: Extraction
+    inputs: dict[str, Any]
+    carried: dict[str, Any] = field(default_factory=dict)
+    result: ClassificationResult | None = None
+    how: str = ""
+    read_from: str = ""
+
+
+def merge_inputs(
+    previous: dict[str, Any], new: dict[str, Any], tool: Tool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Overlay new inputs on earlier ones; a new value in an exclusive group replaces the whole group.
+
+    Returns the merged inputs and the subset carried over from earlier turns.
+    """
+    dropped: set[str] = set()
+    for group in tool.exclusive_groups:
+        if any(k in new for k in group):
+            dropped.update(k for k in group if k not in new)
+    carried = {k: v for k, v in previous.items() if k not in new and k not in dropped}
+    return {**carried, **new}, carried
+
+
+def classify(tool: Tool, inputs: dict[str, Any], extraction: Extraction) -> ClassificationResult:
+    """Run the tool on inputs; inputs that do not validate become a result listing what to fix, never a crash."""
+    try:
+        inp = tool.input_model.model_validate(inputs)
+    except ValidationError as exc:
+        return _unusable_inputs(tool, extraction.model_copy(update={"inputs": inputs}), exc)
+    result = tool.run(inp)
+    assert isinstance(result, ClassificationResult)
+    return result
+
+
+def _extracted(tool: Tool, message: str) -> Extraction:
+    return tool.extractor(message) if tool.extractor else Extraction(system=tool.name)
+
+
+def _from_hints(message: str, hints: list[str], registry: ToolRegistry) -> str | None:
+    """The hinted system whose extractor reads the most inputs; ties go to the earlier hint."""
+    best, best_count = None, 0
+    for name in hints:
+        count = len(_extracted(registry.get(name), message).inputs)
+        if count > best_count:
+            best, best_count = name, count
+    return best
+
+
+def restate(previous_text: str, message: str) -> str | None:
+    """Put a follow-up's lone size into the earlier finding ("8 mm solid nodule" + "if it were 10 mm").
+
+    Only when each text holds exactly one measurement, so the substitution is unambiguous.
+    """
+    new, old = find_measurements(message), find_measurements(previous_text)
+    if len(new) != 1 or len(old) != 1:
+        return None
+    return previous_text[: old[0].start] + new[0].text.strip() + previous_text[old[0].end :]
+
+
+def read_findings(
+    message: str,
+    memory: dict[str, dict[str, Any]],
+    last_systems: list[str],
+    registry: ToolRegistry,
+    hints: list[str] | None = None,
+    texts: dict[str, str] | None = None,
+) -> FindingsTurn | None:
+    """Work out which system this message is about and the inputs to use, or None when none applies.
+
+    In order: the system the findings name or imply (`infer_system`); a follow-up that changes an
+    input of the previous turn's system; else the classification tools of the experts the gate chose
+    (`hints`, in each expert's order of preference), when their extractor reads inputs from the message.
+    """
+    system, how = infer_system(message, registry=registry), "named or implied by the findings"
+    read_from = message
+    if system is None and last_systems:
+        previous = last_systems[0]
+        restated = restate((texts or {}).get(previous, ""), message)
+        if _extracted(registry.get(previous), message).inputs:
+            system, how = previous, "follow-up to the previous finding"
+        elif restated and _extracted(registry.get(previous), restated).inputs:
+            system, how, read_from = previous, "follow-up: new size put into the previous finding", restated
+    if system is None and hints:
+        system, how = _from_hints(message, hints, registry), "the chosen expert's system for these findings"
+    if system is None:
+        return None
+    tool = registry.get(system)
+    extraction = _extracted(tool, read_from)
+    fresh = classify(tool, dict(extraction.inputs), extraction)
+    if fresh.decided or fresh.not_applicable or system not in memory:
+        return FindingsTurn(system, extraction, dict(extraction.inputs), {}, fresh, how, read_from)
+    inputs, carried = merge_inputs(memory[system], dict(extraction.inputs), tool)
+    return FindingsTurn(
+        system, extraction, inputs, carried, classify(tool, inputs, extraction), how, read_from
+    )
+
+
+def missing_questions(tool: Tool, result: ClassificationResult) -> list[str]:
+    """Turn missing input names into questions a clinician can answer."""
+    questions = []
+    for name in result.missing:
+        info = tool.input_model.model_fields.get(name)
+        description = (info.description or name.replace("_", " ")) if info else name.replace("_", " ")
+        questions.append(f"{name.replace('_', ' ')}: {description}")
+    return questions

@@ -1,0 +1,174 @@
+"""The mixture-of-experts gate: score every expert for a message, softmax, pick one or two.
+
+Score = best cosine similarity between the message and the expert's description or examples,
+plus keyword evidence (the expert's keywords and the triggers of its classification tools).
+Deterministic and cheap (one embedding); an optional LLM gate (alias 'router') may reorder the top
+candidates, never pick an expert the evidence ruled out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from experts import Expert
+from tools.registry import ToolRegistry
+
+Embed = Callable[[list[str]], Awaitable[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Tuned on tests/data/routing_questions.yaml (see bench/turn.py for the accuracy it reaches)."""
+
+    temperature: float = 0.05  # softmax temperature over scores
+    margin: float = 0.2  # pick the second expert too when its weight is within this of the first
+    keyword_bonus: float = 0.08  # per distinct keyword or tool trigger found
+    keyword_cap: float = 0.24
+    follow_up_bonus: float = 0.25  # for the previous turn's experts when the message names no domain
+
+
+@dataclass(frozen=True)
+class ExpertScore:
+    name: str
+    weight: float
+    similarity: float
+    evidence: list[str]
+
+
+@dataclass
+class GateDecision:
+    """Weights (highest first), the chosen expert(s) and why."""
+
+    scores: list[ExpertScore]
+    chosen: list[str]
+    reason: str
+    llm_choice: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "experts": [{"name": s.name, "weight": round(s.weight, 4), "similarity": round(s.similarity, 4),
+                         "evidence": s.evidence} for s in self.scores],
+            "chosen": self.chosen,
+            "reason": self.reason,
+            "llm_choice": self.llm_choice,
+            "notes": self.notes,
+        }  # fmt: skip
+
+
+def _keyword_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(word.lower())}(?![\w-])", re.IGNORECASE)
+
+
+class Gate:
+    """Routes messages to experts; `prepare()` embeds the experts once per process."""
+
+    def __init__(
+        self,
+        experts: dict[str, Expert],
+        embed: Embed,
+        registry: ToolRegistry | None = None,
+        config: GateConfig | None = None,
+    ) -> None:
+        self.experts = experts
+        self.embed = embed
+        self.config = config or GateConfig()
+        self._keywords = {n: [(k, _keyword_pattern(k)) for k in e.keywords] for n, e in experts.items()}
+        self._triggers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        for name, expert in experts.items():
+            triggers = []
+            for tool_name in expert.tools:
+                if registry is not None and tool_name in registry:
+                    for pattern in registry.get(tool_name).triggers:
+                        triggers.append((tool_name, re.compile(pattern, re.IGNORECASE)))
+            self._triggers[name] = triggers
+        self._vectors: dict[str, np.ndarray] | None = None
+
+    async def prepare(self) -> None:
+        if self._vectors is not None:
+            return
+        vectors = {}
+        for name, expert in self.experts.items():
+            texts = [expert.description, *expert.examples]
+            vectors[name] = _normalise(np.asarray(await self.embed(texts), dtype=np.float32))
+        self._vectors = vectors
+
+    def evidence(self, name: str, message: str) -> list[str]:
+        """The keywords and tool triggers of one expert found in the message."""
+        found = [k for k, p in self._keywords[name] if p.search(message)]
+        found += sorted({f"{tool} trigger" for tool, p in self._triggers[name] if p.search(message)})
+        return found
+
+    async def route(
+        self, message: str, *, override: str | None = None, previous: Sequence[str] = ()
+    ) -> GateDecision:
+        """Score every expert for the message and choose; `override` (a user's choice) wins."""
+        await self.prepare()
+        assert self._vectors is not None
+        query = _normalise(np.asarray(await self.embed([message]), dtype=np.float32))[0]
+        names = list(self.experts)
+        similarity = {n: float(np.max(self._vectors[n] @ query)) for n in names}
+        evidence = {n: self.evidence(n, message) for n in names}
+        cfg = self.config
+        score = {n: similarity[n] + min(cfg.keyword_cap, cfg.keyword_bonus * len(evidence[n])) for n in names}
+        reason = "similarity and keyword evidence"
+        if previous and not any(evidence.values()):
+            for n in previous:
+                if n in score:
+                    score[n] += cfg.follow_up_bonus
+            reason = "follow-up: no domain words, previous expert kept in favour"
+        weights = _softmax([score[n] / cfg.temperature for n in names])
+        ranked = sorted(
+            (ExpertScore(n, w, similarity[n], evidence[n]) for n, w in zip(names, weights, strict=True)),
+            key=lambda s: s.weight,
+            reverse=True,
+        )
+        if override:
+            if override not in self.experts:
+                raise ValueError(f"unknown expert {override!r}; experts: {', '.join(names)}")
+            return GateDecision(ranked, [override], "user override")
+        chosen = [ranked[0].name]
+        if len(ranked) > 1 and ranked[0].weight - ranked[1].weight <= cfg.margin:
+            chosen.append(ranked[1].name)
+        return GateDecision(ranked, chosen, reason)
+
+    @staticmethod
+    def refine(decision: GateDecision, llm_choice: str | None) -> GateDecision:
+        """Let an LLM gate reorder the top two; a choice outside them is recorded and ignored."""
+        decision.llm_choice = llm_choice
+        if not llm_choice or decision.reason == "user override":
+            return decision
+        top = [s.name for s in decision.scores[:2]]
+        if llm_choice in top:
+            decision.chosen = [llm_choice] + [n for n in decision.chosen if n != llm_choice]
+            decision.reason += "; LLM gate chose among the top two"
+        else:
+            decision.notes.append(f"LLM gate suggested {llm_choice!r}, outside the top two: ignored")
+        return decision
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
+def _softmax(values: list[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def decision_from_dict(data: dict[str, Any]) -> GateDecision:
+    """Rebuild a decision stored in the graph state (plain data only lives there)."""
+    scores = [ExpertScore(e["name"], e["weight"], e["similarity"], e["evidence"]) for e in data["experts"]]
+    return GateDecision(scores, data["chosen"], data["reason"], data.get("llm_choice"), data.get("notes", []))
+
+
+__all__ = ["ExpertScore", "Gate", "GateConfig", "GateDecision", "decision_from_dict"]

@@ -1,0 +1,256 @@
+"""Chain-of-thought verification: split a draft into claims and check each against the evidence.
+
+Categories, size thresholds and intervals must match a tool result (or a retrieved passage that
+states them); every other statement must be supported by a retrieved passage, judged by lexical and
+number overlap AND the model's entailment verdict — never by the model's word alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["supported", "flagged", "unsupported", "contradicted"]
+Entail = Callable[[list[str], list[str]], Awaitable[list[bool]]]
+
+MIN_OVERLAP = 0.5  # share of a claim's content words that the best passage must contain
+MIN_SUPPORTED_RATIO = 0.6  # below this the draft is revised once, then replaced by the grounded answer
+
+_CATEGORY_PATTERNS: dict[str, re.Pattern[str]] = {
+    "lung_rads": re.compile(r"\blung-?rads\s*(?:v?2022\s*)?(?:category\s*|cat\.?\s*)?(4[ABX]|[0-4])\b", re.I),
+    "ti_rads": re.compile(
+        r"\b(?:ti-?rads\s*(?:category\s*|level\s*)?)?(TR\s?[1-5])\b|\bti-?rads\s*(?:category\s*|level\s*)?([1-5])\b",
+        re.I,
+    ),
+    "li_rads": re.compile(r"\b(LR-?(?:TIV|NC|M|[1-5]))\b", re.I),
+    "bosniak": re.compile(r"\bbosniak\s*(?:class\s*|category\s*)?(IIF|IV|III|II|I|2F|[1-4])\b", re.I),
+    "pi_rads": re.compile(
+        r"\bpi-?rads\s*(?:v?2\.1\s*)?(?:category\s*|score\s*|assessment\s*)?([1-5])\b", re.I
+    ),
+    "bi_rads": re.compile(r"\bbi-?rads\s*(?:category\s*)?(4[ABC]|[0-6])\b", re.I),
+    "o_rads": re.compile(r"\bo-?rads\s*(?:us\s*)?(?:category\s*|score\s*)?([0-5])\b", re.I),
+}
+_INTERVAL = re.compile(
+    r"\b(\d+(?:\.\d+)?(?:\s*(?:-|–|—|to)\s*\d+(?:\.\d+)?)?)\s*(months?|mo|years?|yrs?|weeks?|wks?)\b", re.I
+)
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mm|cm)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+_CITATION = re.compile(r"\[(\d+)\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])|\n+")
+_WORD = re.compile(r"[a-z][a-z0-9-]+")
+_STOP = frozenset(
+    "the a an and or of to in on for with at by is are be was were this that these those it its as from "
+    "should may can will would could must not no than then if when which who what there their per into "
+    "also such any all each both more most other some only very so do does done has have had been being "
+    "patient patients recommend recommended recommendation guideline guidelines".split()
+)
+
+
+@dataclass
+class Claim:
+    """One sentence of the draft, what kind of fact it asserts, and whether the evidence supports it."""
+
+    text: str
+    kinds: list[str]
+    status: Status = "unsupported"
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    """What a draft may rely on: tool results (as plain dicts) and retrieved passages."""
+
+    tool_results: list[dict[str, Any]]
+    passages: list[str]
+
+    @property
+    def tool_text(self) -> str:
+        parts = []
+        for r in self.tool_results:
+            parts += [str(r.get("category") or ""), str(r.get("management") or ""), str(r.get("risk") or "")]
+            parts += [str(x) for x in r.get("rationale", [])]
+            parts += [f"{k} {v}" for k, v in (r.get("inputs") or {}).items()]
+        return " ".join(parts)
+
+
+@dataclass
+class Verification:
+    """The verdict on a draft with every claim's trace."""
+
+    claims: list[Claim]
+    supported_ratio: float
+    needs_revision: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "supported_ratio": round(self.supported_ratio, 3),
+            "needs_revision": self.needs_revision,
+            "claims": [asdict(c) for c in self.claims],
+        }
+
+
+def split_claims(text: str) -> list[str]:
+    """Split a draft into sentence-level claims (bullets and lines count as sentences)."""
+    cleaned = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", text.strip(), flags=re.M)
+    return [s.strip() for s in _SENTENCE.split(cleaned) if len(_content_words(s)) >= 2 or _NUMBER.search(s)]
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _norm_interval(value: str, unit: str) -> str:
+    numbers = re.findall(r"\d+(?:\.\d+)?", value)
+    unit = unit.lower()
+    unit = "month" if unit.startswith("mo") else "year" if unit.startswith("y") else "week"
+    return f"{'-'.join(numbers)} {unit}"
+
+
+def intervals(text: str) -> set[str]:
+    return {_norm_interval(m.group(1), m.group(2)) for m in _INTERVAL.finditer(text)}
+
+
+def sizes_mm(text: str) -> set[float]:
+    return {float(v) * (10 if u.lower() == "cm" else 1) for v, u in _SIZE.findall(text)}
+
+
+def categories(text: str) -> dict[str, set[str]]:
+    """Category mentions per system, normalised to each tool's spelling."""
+    found: dict[str, set[str]] = {}
+    for system, pattern in _CATEGORY_PATTERNS.items():
+        for m in pattern.finditer(text):
+            value = next(g for g in m.groups() if g)
+            found.setdefault(system, set()).add(_normalise_category(system, value))
+    return found
+
+
+def _normalise_category(system: str, value: str) -> str:
+    value = value.upper().replace(" ", "")
+    if system == "ti_rads":
+        return value if value.startswith("TR") else f"TR{value}"
+    if system == "li_rads":
+        return value if value.startswith("LR-") else value.replace("LR", "LR-")
+    if system == "bosniak":
+        return {"1": "I", "2": "II", "2F": "IIF", "3": "III", "4": "IV"}.get(value, value)
+    return value
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n) for n in _NUMBER.findall(text)} | sizes_mm(text)
+
+
+def _best_passage(claim: str, passages: Sequence[str]) -> tuple[float, int | None]:
+    words = _content_words(_CITATION.sub("", claim))
+    if not words or not passages:
+        return 0.0, None
+    scores = [len(words & _content_words(p)) / len(words) for p in passages]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return scores[best], best
+
+
+def check_claim(text: str, evidence: Evidence) -> Claim:
+    """Deterministic checks of one claim (the entailment verdict is combined in `verify`)."""
+    claim = Claim(text=text, kinds=[])
+    cited = {int(n) for n in _CITATION.findall(text)}
+    if any(n < 1 or n > len(evidence.passages) for n in cited):
+        claim.status = "unsupported"
+        claim.reasons.append("cites a passage number that does not exist")
+        return claim
+    tool_text = evidence.tool_text
+    passage_text = " ".join(evidence.passages)
+    overlap, best = _best_passage(text, evidence.passages)
+    passage_ok = overlap >= MIN_OVERLAP
+    tool_categories = {r["system"]: r.get("category") for r in evidence.tool_results if r.get("category")}
+
+    for system, mentioned in categories(text).items():
+        claim.kinds.append("category")
+        if system in tool_categories:
+            expected = tool_categories[system]
+            wrong = {m for m in mentioned if m != expected}
+            if wrong and not (
+                passage_ok and all(w in categories(passage_text).get(system, set()) for w in wrong)
+            ):
+                claim.status = "contradicted"
+                claim.reasons.append(
+                    f"{system} category {', '.join(sorted(wrong))} but the tool computed {expected}"
+                )
+                return claim
+            claim.evidence.append(f"{system} tool: {expected}")
+        elif not passage_ok:
+            claim.status = "unsupported"
+            claim.reasons.append(
+                f"{system} category stated but no {system} tool result or passage supports it"
+            )
+            return claim
+
+    tool_intervals, passage_intervals = intervals(tool_text), intervals(passage_text)
+    for value in intervals(text):
+        claim.kinds.append("interval")
+        if value in tool_intervals:
+            claim.evidence.append(f"interval {value} in tool management")
+        elif value in passage_intervals and passage_ok:
+            claim.evidence.append(f"interval {value} in passage")
+        else:
+            claim.status = "contradicted" if tool_intervals else "unsupported"
+            claim.reasons.append(f"interval '{value}' is not in the tool result or a supporting passage")
+            return claim
+
+    known_numbers = _numbers(tool_text) | _numbers(passage_text)
+    for size in sizes_mm(text):
+        claim.kinds.append("threshold")
+        if size not in known_numbers:
+            claim.status = "unsupported"
+            claim.reasons.append(f"size {size:g} mm appears in no tool result or passage")
+            return claim
+    stray = {n for n in _numbers(_CITATION.sub("", text)) if n not in known_numbers}
+    if stray:
+        claim.status = "unsupported"
+        claim.reasons.append(f"number(s) {', '.join(f'{n:g}' for n in sorted(stray))} not in the evidence")
+        return claim
+
+    if not claim.kinds:
+        claim.kinds.append("statement")
+    if claim.evidence and not passage_ok and "statement" not in claim.kinds:
+        claim.status = "supported"  # every category / interval / size in it matches a tool result
+        return claim
+    if passage_ok and best is not None:
+        claim.evidence.append(f"passage {best + 1} ({overlap:.0%} of content words)")
+        claim.status = "supported"  # pending the entailment check
+    else:
+        claim.reasons.append(f"best passage covers only {overlap:.0%} of its content words")
+    return claim
+
+
+async def verify(draft: str, evidence: Evidence, entail: Entail | None) -> Verification:
+    """Check every claim; statements need lexical support AND the model's entailment verdict."""
+    claims = [check_claim(text, evidence) for text in split_claims(draft)]
+    needs_entailment = [c for c in claims if c.status == "supported" and "statement" in c.kinds]
+    if needs_entailment and entail is not None:
+        verdicts = await entail([c.text for c in needs_entailment], evidence.passages)
+        for c, ok in zip(needs_entailment, verdicts, strict=True):
+            if not ok:
+                c.status = "flagged"
+                c.reasons.append(
+                    "lexically supported but the model did not judge it entailed by the passages"
+                )
+    elif needs_entailment:
+        for c in needs_entailment:
+            c.status = "flagged"
+            c.reasons.append("no entailment check available")
+    supported = sum(c.status == "supported" for c in claims)
+    ratio = supported / len(claims) if claims else 0.0
+    return Verification(claims, ratio, needs_revision=ratio < MIN_SUPPORTED_RATIO)
+
+
+def kept_text(verification: Verification) -> str:
+    """The draft with contradicted and unsupported claims removed and flagged ones marked."""
+    kept = []
+    for c in verification.claims:
+        if c.status == "supported":
+            kept.append(c.text)
+        elif c.status == "flagged":
+            kept.append(f"{c.text} ⚠ (not verified)")
+    return " ".join(kept)

@@ -1,0 +1,79 @@
+"""Deterministic stand-ins for fast graph tests: a scripted chat model and a hashing embedder.
+
+`ScriptedLLM` has the Gateway's methods. Drafts come from a list (one per call) or a function of the
+messages; JSON replies (entailment, gap filling, the LLM gate) from a function of (messages, schema).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+
+Messages = list[dict[str, Any]]
+
+
+class ScriptedLLM:
+    def __init__(
+        self,
+        drafts: list[str] | Callable[[Messages], str] | None = None,
+        json_reply: Callable[[Messages, dict[str, Any]], dict[str, Any]] | None = None,
+        fail_with: Exception | None = None,
+    ) -> None:
+        self.drafts = drafts if drafts is not None else []
+        self.json_reply = json_reply or _all_yes
+        self.fail_with = fail_with
+        self.calls: list[dict[str, Any]] = []
+
+    def _next_draft(self, messages: Messages) -> str:
+        if callable(self.drafts):
+            return self.drafts(messages)
+        return self.drafts.pop(0) if self.drafts else ""
+
+    async def astream(self, alias: str, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        self.calls.append({"kind": "stream", "alias": alias, "messages": messages})
+        if self.fail_with is not None:
+            raise self.fail_with
+        for token in re.findall(r"\S+\s*", self._next_draft(messages)):
+            yield token
+
+    async def acomplete(self, alias: str, messages: Messages, **params: Any) -> str:
+        self.calls.append({"kind": "complete", "alias": alias, "messages": messages})
+        return self._next_draft(messages)
+
+    async def acomplete_json(
+        self, alias: str, messages: Messages, schema: dict[str, Any], **params: Any
+    ) -> dict[str, Any]:
+        self.calls.append({"kind": "json", "alias": alias, "messages": messages, "schema": schema})
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.json_reply(messages, schema)
+
+    def describe(self, alias: str) -> dict[str, Any]:
+        return {"alias": alias, "model": "scripted/fake", "local": True}
+
+    def sampling(self, alias: str) -> dict[str, Any]:
+        return {"temperature": 0.0}
+
+    def drafted_for(self) -> list[str]:
+        return [c["alias"] for c in self.calls if c["kind"] == "stream"]
+
+
+def _all_yes(messages: Messages, schema: dict[str, Any]) -> dict[str, Any]:
+    props = schema.get("properties", {})
+    if "verdicts" in props:
+        n = props["verdicts"]["minItems"]
+        return {"verdicts": ["yes"] * n}
+    return {}
+
+
+async def hashing_embed(texts: list[str]) -> np.ndarray:
+    """Bag-of-words vectors (256 buckets): similar wording, similar vector; no model needed."""
+    out = np.zeros((len(texts), 256), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in re.findall(r"[a-z]+", text.lower()):
+            out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 256] += 1.0
+    return out

@@ -1,0 +1,150 @@
+"""Graph logic with a scripted model: deterministic tools first, verification, memory, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agent.assistant import Assistant
+from tests.agent.fakes import ScriptedLLM
+
+GOOD_DRAFT = "For this nodule, CT at 6-12 months, then CT at 18-24 months is recommended [1]."
+WRONG_DRAFT = GOOD_DRAFT + " A PET/CT at 3 months is needed."
+
+
+def fleischner_call(result: Any) -> dict[str, Any]:
+    return next(c for c in result.tool_calls if c["tool"] == "fleischner")
+
+
+async def test_nodule_question_routes_to_chest_and_computes_fleischner(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    llm = ScriptedLLM([GOOD_DRAFT])
+    result = await make_assistant(llm).ask("7 mm solid nodule, smoker, what follow-up?")
+    assert result.experts[0]["name"] == "chest"
+    call = fleischner_call(result)
+    assert call["output"]["category"] == "solid, single, 6-8 mm, high risk"
+    assert "6-12 months" in call["output"]["management"] or "6–12 months" in call["output"]["management"]
+    assert result.verification["verdict"] == "verified"
+    assert GOOD_DRAFT.split(" [1]")[0] in result.answer
+    assert "Fleischner Society 2017: solid, single, 6-8 mm, high risk" in result.answer
+    assert result.citations and result.citations[0]["n"] == 1
+    assert llm.drafted_for() == ["expert-chest"]
+
+
+async def test_planted_wrong_interval_is_flagged_and_removed(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    result = await make_assistant(ScriptedLLM([WRONG_DRAFT])).ask(
+        "7 mm solid nodule, smoker, what follow-up?"
+    )
+    claims = {c["text"]: c for c in result.verification["claims"]}
+    planted = claims["A PET/CT at 3 months is needed."]
+    assert planted["status"] == "contradicted"
+    assert "3 month" in planted["reasons"][0]
+    assert "PET/CT at 3 months" not in result.answer
+    assert result.verification["removed"] == 1
+
+
+async def test_follow_up_recomputes_with_new_size_and_same_other_inputs(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    assistant = make_assistant(ScriptedLLM(lambda m: ""))
+    first = await assistant.ask("8 mm solid nodule, low risk")
+    assert fleischner_call(first)["output"]["category"] == "solid, single, 6-8 mm, low risk"
+    second = await assistant.ask("and if it were 10 mm?", thread_id=first.thread_id)
+    call = fleischner_call(second)
+    assert call["input"]["diameter_mm"] == 10.0
+    assert call["input"]["risk"] == "low" and call["input"]["nodule_type"] == "solid"
+    assert call["output"]["category"].startswith("solid, single, >8 mm")
+    assert (
+        "Recomputed from the earlier finding with the new value: “10 mm solid nodule, low risk”"
+        in second.answer
+    )
+    assert second.experts[0]["name"] == "chest", "the follow-up stays with the chest expert"
+
+
+async def test_missing_size_becomes_a_question(make_assistant: Callable[..., Assistant]) -> None:
+    result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
+        "solid lung nodule in a smoker, what follow-up?"
+    )
+    call = fleischner_call(result)
+    assert call["output"]["category"] is None
+    assert "diameter_mm" in call["output"]["missing"] or "long_axis_mm" in call["output"]["missing"]
+    assert "please tell me" in result.answer
+
+
+async def test_nothing_to_ground_on_means_no_guess(make_assistant: Callable[..., Assistant]) -> None:
+    llm = ScriptedLLM(["Paris is the capital of France."])
+    result = await make_assistant(llm).ask("What is the capital of France?")
+    assert result.verification["verdict"] == "unverified"
+    assert "will not guess" in result.answer
+    assert llm.drafted_for() == [], "no draft is generated when no tool or passage supports an answer"
+
+
+async def test_model_down_still_gives_the_tool_answer(make_assistant: Callable[..., Assistant]) -> None:
+    llm = ScriptedLLM(fail_with=ConnectionError("model backend unreachable"))
+    events: list[dict[str, Any]] = []
+
+    async def record(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    result = await make_assistant(llm).ask("7 mm solid nodule, smoker", on_event=record)
+    assert "solid, single, 6-8 mm, high risk" in result.answer
+    assert any(e["event"] == "model_error" for e in events)
+
+
+async def test_user_can_override_the_expert(make_assistant: Callable[..., Assistant]) -> None:
+    result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
+        "7 mm solid nodule, smoker", expert="general"
+    )
+    assert result.provenance["gate"]["chosen"] == ["general"]
+    assert result.provenance["gate"]["reason"] == "user override"
+    assert fleischner_call(result)["output"]["category"], "deterministic tools run whatever the expert"
+
+
+async def test_unsupported_draft_is_revised_once_then_replaced_by_grounded_answer(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    llm = ScriptedLLM(["The nodule is benign and needs nothing.", "It is surely fine, no follow-up."])
+    result = await make_assistant(llm).ask("7 mm solid nodule, smoker")
+    assert len(llm.drafted_for()) == 2
+    assert result.verification["revised"] is True
+    assert result.verification["fallback_to_grounded"] is True
+    assert "benign" not in result.answer and "surely fine" not in result.answer
+    assert "CT at 6" in result.answer
+
+
+async def test_events_stream_tokens_and_steps(make_assistant: Callable[..., Assistant]) -> None:
+    events: list[dict[str, Any]] = []
+
+    async def record(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    await make_assistant(ScriptedLLM([GOOD_DRAFT])).ask("7 mm solid nodule, smoker", on_event=record)
+    names = [e.get("name") for e in events if e["event"] == "step"]
+    assert names[:2] == ["gate", "tool:fleischner"]
+    assert {"retrieval", "verification", "answer"} <= set(names)
+    tokens = "".join(e["text"] for e in events if e["event"] == "token")
+    assert tokens == GOOD_DRAFT
+
+
+async def test_contradictory_findings_are_a_question_not_a_crash(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
+        "part-solid lung nodule 5 mm with a 7 mm solid component"
+    )
+    call = fleischner_call(result)
+    assert call["output"]["category"] is None
+    assert call["output"]["caveats"] or call["output"]["missing"]
+
+
+async def test_provenance_records_models_experts_and_tools(make_assistant: Callable[..., Assistant]) -> None:
+    result = await make_assistant(ScriptedLLM([GOOD_DRAFT])).ask("7 mm solid nodule, smoker")
+    prov = result.provenance
+    assert prov["models"]["expert-chest"]["model"] == "scripted/fake"
+    assert prov["experts"][0]["name"] == "chest" and len(prov["experts"][0]["sha256"]) == 64
+    assert prov["tool_versions"]["fleischner"] == "Fleischner Society 2017"
+    assert prov["retrieved_chunk_ids"] == [1]
+    assert {"gate", "tools", "retrieval", "generation", "verification", "total"} <= set(prov["timings_ms"])
