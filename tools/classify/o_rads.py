@@ -1,0 +1,671 @@
+"""O-RADS US v2022 risk category (0-5) of an adnexal lesion in an average-risk patient.
+
+Lexicon (ACR O-RADS US v2022, Strachowski et al. 2023): lesion type (simple cyst; unilocular, bilocular
+or multilocular cyst with or without a solid component; solid lesion = >=80% solid; classic benign
+lesions), inner wall (irregular = <3 mm), outer contour of solid lesions, largest diameter in any plane,
+colour score 1-4, acoustic shadowing, ascites/peritoneal nodules, menopausal status (postmenopausal =
+amenorrhoea >=1 year). Size input is in millimetres; the 10 cm threshold is ">=10 cm -> O-RADS 3" for
+unilocular/bilocular smooth cysts and classic benign lesions (a peer's "<= 10 cm" is wrong at exactly 10).
+
+Decided in this order: incomplete evaluation (0); ascites and/or peritoneal nodules (5); then the row of
+the risk-stratification table for the lesion type. Points the project reference marks [open] are not
+invented: a bilocular cyst with an irregular inner wall and a smooth solid lesion with shadowing and
+colour score 4 get no category ("not determined" with a caveat), and O-RADS 2 management says that the
+follow-up interval is not determined here.
+
+Presence-only inputs (absent when not given, with a caveat when that matters): incomplete_evaluation,
+ascites_or_peritoneal_nodules, shadowing. Category spellings: "0".."5".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.text import find_measurements, is_negated, word_number
+from tools.registry import tool
+
+GUIDELINE = "O-RADS US v2022"
+CITATION = (
+    "Strachowski LM, Jha P, Phillips CH, et al. O-RADS US v2022: An Update from the American College of "
+    "Radiology's Ovarian-Adnexal Reporting and Data System US Committee. Radiology 2023;308(3):e230685 "
+    "(risk stratification and management table; lexicon). v2019 original: Andreotti RF, et al. Radiology "
+    "2020;294(1):168-185"
+)
+
+LesionType = Literal[
+    "simple_cyst",
+    "unilocular_cyst",
+    "bilocular_cyst",
+    "multilocular_cyst",
+    "solid",
+    "hemorrhagic_cyst",
+    "dermoid",
+    "endometrioma",
+    "paraovarian_cyst",
+    "peritoneal_inclusion_cyst",
+    "hydrosalpinx",
+    "corpus_luteum",
+]
+Contour = Literal["smooth", "irregular"]
+Menopause = Literal["premenopausal", "postmenopausal"]
+
+TRIGGERS: tuple[str, ...] = (
+    r"\bo-?\s?rads\b",
+    r"\badnex\w*",
+    r"\bovar(?:y|ian|ies)\b",
+    r"\bpara-?ovarian\b",
+    r"\bendometrioma\b",
+    r"\bdermoid\b",
+    r"\bhydrosalpinx\b",
+)
+
+_CYSTS = ("unilocular_cyst", "bilocular_cyst", "multilocular_cyst")
+_CLASSIC_SIZED = ("hemorrhagic_cyst", "dermoid", "endometrioma")
+_EXTRA_OVARIAN = ("paraovarian_cyst", "peritoneal_inclusion_cyst", "hydrosalpinx")
+
+
+def _reject_bool(value: Any) -> Any:
+    """Refuse true/false where a number is expected (pydantic would read True as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+class ORadsInput(BaseModel):
+    """One adnexal lesion on ultrasound, described with the O-RADS US v2022 lexicon."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    incomplete_evaluation: bool | None = Field(
+        default=None, description="Evaluation incomplete for technical reasons (O-RADS 0)."
+    )
+    lesion_type: LesionType | None = Field(
+        default=None,
+        description="Lexicon lesion type: simple_cyst; unilocular_cyst, bilocular_cyst, multilocular_cyst "
+        "(non-simple; say whether there is a solid component); solid (>=80% solid); classic benign lesions "
+        "hemorrhagic_cyst, dermoid, endometrioma (typical features), paraovarian_cyst (simple), "
+        "peritoneal_inclusion_cyst, hydrosalpinx; corpus_luteum.",
+    )
+    solid_component: bool | None = Field(
+        default=None,
+        description="Cyst has a solid component (element protruding >=3 mm into the lumen; papillary "
+        "projections count).",
+    )
+    papillary_projections: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+        default=None,
+        ge=0,
+        le=50,
+        description="Number of papillary projections (solid component surrounded by fluid on 3 sides); "
+        "matters for unilocular cysts with a solid component (0-3 vs >=4).",
+    )
+    inner_wall: Contour | None = Field(
+        default=None, description="Inner wall of a cyst without solid component: smooth or irregular (<3 mm)."
+    )
+    outer_contour: Contour | None = Field(default=None, description="Outer contour of a solid lesion.")
+    max_diameter_mm: Annotated[float, BeforeValidator(_reject_bool)] | None = Field(
+        default=None, gt=0, le=1000, description="Largest diameter of the lesion in any plane, in mm."
+    )
+    color_score: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+        default=None,
+        ge=1,
+        le=4,
+        description="Colour score 1 (no flow) to 4 (very strong flow) of the lesion / solid component.",
+    )
+    shadowing: bool | None = Field(default=None, description="Acoustic shadowing (solid lesions).")
+    ascites_or_peritoneal_nodules: bool | None = Field(
+        default=None,
+        description="Ascites (beyond physiologic pelvic fluid) and/or peritoneal nodules not otherwise explained.",
+    )
+    menopausal_status: Menopause | None = Field(
+        default=None, description="premenopausal or postmenopausal (amenorrhoea >=1 year)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ORadsInput:
+        kind = self.lesion_type
+        if self.papillary_projections and self.solid_component is False:
+            raise ValueError("papillary_projections > 0 but solid_component is false (a projection is solid)")
+        if kind == "simple_cyst" and (
+            self.solid_component or self.papillary_projections or self.inner_wall == "irregular"
+        ):
+            raise ValueError(
+                "lesion_type 'simple_cyst' has a smooth wall and no solid component; check solid_component, "
+                "papillary_projections, inner_wall"
+            )
+        if kind == "corpus_luteum" and self.menopausal_status == "postmenopausal":
+            raise ValueError("lesion_type 'corpus_luteum' contradicts menopausal_status 'postmenopausal'")
+        if self.papillary_projections and kind is not None and kind not in _CYSTS:
+            raise ValueError(f"papillary_projections apply to cysts, not to lesion_type {kind!r}")
+        return self
+
+
+# --- decision helpers (lazily read inputs, try every value of an unknown enumerable one) -----------
+
+
+class _Need(Exception):
+    """A rule read inputs that were not given."""
+
+    def __init__(self, *fields: str):
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
+def _need(values: dict[str, Any], *keys: str) -> Any:
+    """Return the given inputs, or raise _Need naming every one of `keys` that is missing."""
+    absent = [k for k in keys if values.get(k) is None]
+    if absent:
+        raise _Need(*absent)
+    found = [values[k] for k in keys]
+    return found[0] if len(found) == 1 else found
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A category, or None ('not determined') with the reason."""
+
+    category: str | None
+    rule: str
+
+    @property
+    def key(self) -> str | None:
+        return self.category
+
+
+def _explore(
+    evaluate: Callable[[dict[str, Any]], _Outcome],
+    values: dict[str, Any],
+    choices: dict[str, tuple[Any, ...]],
+    limit: int = 256,
+) -> tuple[list[tuple[dict[str, Any], _Outcome]], list[str], bool]:
+    """Evaluate with every value of each needed-but-missing enumerable input (depth first, first choice first).
+
+    Returns the outcomes with the values assumed for them; the inputs needed along the first-choice path
+    (the gate inputs to ask for now: details under other values are asked once the gate is answered);
+    and whether the answer is undecided because a branch needed an input that cannot be enumerated.
+    Stops early once the first-choice path is done and the answer is known to be undecided.
+    """
+    outcomes: list[tuple[dict[str, Any], _Outcome]] = []
+    needed: list[str] = []
+    stuck = first_path_done = False
+    pending: list[dict[str, Any]] = [{}]
+    while pending and limit > 0:
+        if first_path_done and (stuck or len({o.key for _, o in outcomes}) > 1):
+            break
+        limit -= 1
+        assumed = pending.pop()
+        on_first_path = all(choices[k][0] == v for k, v in assumed.items())
+        try:
+            outcomes.append((assumed, evaluate({**values, **assumed})))
+            first_path_done = first_path_done or on_first_path
+        except _Need as need:
+            if on_first_path:
+                needed += [f for f in need.fields if f not in needed]
+            if all(f in choices for f in need.fields):
+                first = need.fields[0]
+                pending.extend({**assumed, first: c} for c in reversed(choices[first]))
+            else:
+                stuck = True
+                first_path_done = first_path_done or on_first_path
+    return outcomes, needed, stuck or bool(pending)
+
+
+# --- risk stratification (O-RADS US v2022 table) ---------------------------------------------------
+
+_TEN_CM = 100  # mm; ">=10 cm" rows include exactly 10 cm
+_THREE_CM = 30  # mm; follicle / corpus luteum "<=3 cm", simple cyst O-RADS 2 ">3 cm"
+
+# Management per category, paraphrased from the v2022 table. O-RADS 2 intervals are [open] here.
+_MANAGEMENT = {
+    "0": "Repeat ultrasound or MRI.",
+    "1": "No further management.",
+    "2": "Almost certainly benign. Whether and when to follow up depends on lesion type, size and menopausal "
+    "status; the exact interval is not determined by this tool (see the O-RADS US v2022 management table).",
+    "3": "Refer to a gynaecologist. If not excised: ultrasound follow-up within 6 months, or evaluation by an "
+    "ultrasound specialist or MRI.",
+    "4": "Ultrasound specialist or MRI (O-RADS MRI score), or per gynaecologic oncologist; management by a "
+    "gynaecologist with gynaecologic-oncologist consultation, or by a gynaecologic oncologist.",
+    "5": "Refer to a gynaecologic oncologist.",
+}
+_RISK = {
+    "2": "<1% risk of malignancy",
+    "3": "1 to <10% risk of malignancy",
+    "4": "10 to <50% risk of malignancy",
+    "5": ">=50% risk of malignancy",
+}
+_MEANING = {
+    "0": "Incomplete evaluation",
+    "1": "Normal premenopausal ovary",
+    "2": "Almost certainly benign",
+    "3": "Low risk of malignancy",
+    "4": "Intermediate risk of malignancy",
+    "5": "High risk of malignancy",
+}
+
+
+def _sized(d_mm: float, below: str, at_or_above: str, what: str) -> _Outcome:
+    if d_mm >= _TEN_CM:
+        return _Outcome(at_or_above, f"{what} >=10 cm ({d_mm:g} mm) -> O-RADS {at_or_above}")
+    return _Outcome(below, f"{what} <10 cm ({d_mm:g} mm) -> O-RADS {below}")
+
+
+def _simple_cyst(v: dict[str, Any]) -> _Outcome:
+    d = _need(v, "max_diameter_mm")
+    if d >= _TEN_CM:
+        return _Outcome("3", f"Simple cyst >=10 cm ({d:g} mm) -> O-RADS 3")
+    if d > _THREE_CM:
+        return _Outcome("2", f"Simple cyst >3 cm to <10 cm ({d:g} mm) -> O-RADS 2")
+    if _need(v, "menopausal_status") == "premenopausal":
+        return _Outcome(
+            "1", f"Simple cyst <=3 cm ({d:g} mm), premenopausal: follicle, normal ovary -> O-RADS 1"
+        )
+    return _Outcome("2", f"Simple cyst <=3 cm ({d:g} mm), postmenopausal -> O-RADS 2")
+
+
+def _cyst_with_solid(v: dict[str, Any], kind: str) -> _Outcome:
+    if kind == "unilocular_cyst":
+        projections = _need(v, "papillary_projections")
+        if projections >= 4:
+            return _Outcome(
+                "5", f"Unilocular cyst with >=4 papillary projections ({projections}) -> O-RADS 5"
+            )
+        return _Outcome(
+            "4",
+            f"Unilocular cyst with solid component, {projections} (0-3) papillary projections -> O-RADS 4",
+        )
+    cs = _need(v, "color_score")
+    name = kind.split("_")[0].capitalize()
+    if cs <= 2:
+        return _Outcome("4", f"{name} cyst with solid component, colour score {cs} (1-2) -> O-RADS 4")
+    return _Outcome("5", f"{name} cyst with solid component, colour score {cs} (3-4) -> O-RADS 5")
+
+
+def _cyst_without_solid(v: dict[str, Any], kind: str) -> _Outcome:
+    wall = _need(v, "inner_wall")
+    if kind == "unilocular_cyst":
+        if wall == "irregular":
+            return _Outcome("3", "Unilocular cyst, irregular inner wall (<3 mm), any size -> O-RADS 3")
+        return _sized(_need(v, "max_diameter_mm"), "2", "3", "Unilocular smooth non-simple cyst")
+    if kind == "bilocular_cyst":
+        if wall == "irregular":
+            return _Outcome(
+                None, "Bilocular cyst with irregular inner wall: not settled in the project reference [open]"
+            )
+        return _sized(_need(v, "max_diameter_mm"), "2", "3", "Bilocular smooth cyst without solid component")
+    if wall == "irregular":
+        return _Outcome(
+            "4", "Multilocular cyst, irregular inner wall, any size, any colour score -> O-RADS 4"
+        )
+    cs = _need(v, "color_score")
+    if cs == 4:
+        return _Outcome("4", "Multilocular smooth cyst, colour score 4, any size -> O-RADS 4")
+    d = _need(v, "max_diameter_mm")
+    if d >= _TEN_CM:
+        return _Outcome(
+            "4", f"Multilocular smooth cyst >=10 cm ({d:g} mm), colour score {cs} (<4) -> O-RADS 4"
+        )
+    return _Outcome("3", f"Multilocular smooth cyst <10 cm ({d:g} mm), colour score {cs} (<4) -> O-RADS 3")
+
+
+def _solid(v: dict[str, Any]) -> _Outcome:
+    if _need(v, "outer_contour") == "irregular":
+        return _Outcome("5", "Solid lesion with irregular outer contour, any colour score -> O-RADS 5")
+    cs = _need(v, "color_score")
+    shadowing = v["shadowing"] is True
+    if cs == 1:
+        return _Outcome("3", "Solid smooth lesion, colour score 1 -> O-RADS 3")
+    if cs == 4:
+        if shadowing:
+            return _Outcome(
+                None,
+                "Solid smooth lesion with shadowing, colour score 4: not settled in the project reference [open]",
+            )
+        return _Outcome("5", "Solid smooth lesion, colour score 4 -> O-RADS 5")
+    if shadowing:
+        return _Outcome(
+            "3", f"Solid smooth lesion with acoustic shadowing, colour score {cs} (2-3) -> O-RADS 3"
+        )
+    return _Outcome("4", f"Solid smooth lesion without shadowing, colour score {cs} (2-3) -> O-RADS 4")
+
+
+def _evaluate(v: dict[str, Any]) -> _Outcome:
+    if v["incomplete_evaluation"] is True:
+        return _Outcome("0", "Incomplete evaluation (technical factors) -> O-RADS 0")
+    if v["ascites_or_peritoneal_nodules"] is True:
+        return _Outcome("5", "Ascites and/or peritoneal nodules -> O-RADS 5")
+    kind = _need(v, "lesion_type")
+    if kind == "simple_cyst":
+        return _simple_cyst(v)
+    if kind == "corpus_luteum":
+        d = _need(v, "max_diameter_mm")
+        if d <= _THREE_CM:
+            return _Outcome("1", f"Corpus luteum <=3 cm ({d:g} mm): normal premenopausal ovary -> O-RADS 1")
+        return _Outcome(
+            None, f"Corpus luteum >3 cm ({d:g} mm) is not an O-RADS 1 lexicon entry: describe it as a cyst"
+        )
+    if kind in _CLASSIC_SIZED:
+        return _sized(
+            _need(v, "max_diameter_mm"), "2", "3", f"Classic benign lesion ({kind.replace('_', ' ')})"
+        )
+    if kind in _EXTRA_OVARIAN:
+        return _Outcome("2", f"Classic benign lesion ({kind.replace('_', ' ')}) -> O-RADS 2")
+    if kind == "solid":
+        return _solid(v)
+    if _need(v, "solid_component"):
+        return _cyst_with_solid(v, kind)
+    return _cyst_without_solid(v, kind)
+
+
+# Values tried when an enumerable input is missing; the first one's path decides what to ask first.
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "solid_component": (False, True),
+    "inner_wall": ("smooth", "irregular"),
+    "outer_contour": ("smooth", "irregular"),
+    "color_score": (1, 2, 3, 4),
+    "menopausal_status": ("premenopausal", "postmenopausal"),
+}
+_PRESENCE_ONLY = (
+    ("ascites_or_peritoneal_nodules", "ascites or peritoneal nodules"),
+    ("shadowing", "acoustic shadowing"),
+)
+
+
+def _values(inp: ORadsInput) -> dict[str, Any]:
+    v = inp.model_dump()
+    if inp.papillary_projections:
+        v["solid_component"] = True  # a papillary projection is a solid component
+    return v
+
+
+def _presence_caveats(values: dict[str, Any], outcome: _Outcome) -> list[str]:
+    caveats = []
+    for name, label in _PRESENCE_ONLY:
+        if values[name] is not None:
+            continue
+        try:
+            alternative = _evaluate({**values, name: True})
+        except _Need:
+            continue
+        if alternative.category != outcome.category:
+            result = f"O-RADS {alternative.category}" if alternative.category else "not determined"
+            caveats.append(f"{name} not stated, taken as absent; {label} would give {result}.")
+    return caveats
+
+
+def _decide(inp: ORadsInput) -> ClassificationResult:
+    base = {"system": "o_rads", "guideline": GUIDELINE, "citation": CITATION}
+    values = _values(inp)
+    used = {k: v for k, v in values.items() if v is not None}
+    outcomes, needed, stuck = _explore(_evaluate, values, _CHOICES)
+    categories = {o.category for _, o in outcomes}
+    if stuck or len(categories) != 1:
+        shown = sorted(c or "not determined" for c in categories)
+        rationale = [f"The result depends on the missing inputs (e.g. {' or '.join(shown)})"] if shown else []
+        return ClassificationResult(**base, missing=sorted(needed), rationale=rationale, inputs=used)
+    assumed, outcome = outcomes[0]
+    rationale = [outcome.rule]
+    unstated = sorted({k for a, _ in outcomes for k in a})
+    if unstated:
+        rationale.append(f"Not stated: {', '.join(unstated)}; every possible value gives the same result")
+    caveats = _presence_caveats({**values, **assumed}, outcome)
+    category = outcome.category
+    if category == "0" and inp.ascites_or_peritoneal_nodules:
+        caveats.append(
+            "Ascites/peritoneal nodules are also reported (O-RADS 5 criterion); incomplete evaluation was put "
+            "first here, an order the project reference does not settle: consider gynaecologic-oncology input."
+        )
+    if category is None:
+        caveats.append(
+            "No O-RADS category assigned: this lesion description is an open point; do not infer one."
+        )
+    if category == "2":
+        caveats.append(
+            "O-RADS 2 follow-up intervals are an open point in the project reference (not re-verified against "
+            "the v2022 table): none are stated here."
+        )
+    return ClassificationResult(
+        **base,
+        category=category,
+        management=_MANAGEMENT.get(category or ""),
+        risk=_RISK.get(category or ""),
+        rationale=rationale,
+        caveats=caveats,
+        inputs=used,
+        details={"rule": outcome.rule, "meaning": _MEANING.get(category or "")},
+    )
+
+
+# --- extraction --------------------------------------------------------------------------------------
+
+_I = re.IGNORECASE
+_TYPES = {
+    "simple_cyst": (r"\bsimple(?:[- ]appearing)?\s+(?:ovarian\s+|adnexal\s+|unilocular\s+)?cysts?\b",),
+    "unilocular_cyst": (r"\bunilocular\b",),
+    "bilocular_cyst": (r"\bbilocular\b",),
+    "multilocular_cyst": (r"\bmultilocular\b", r"\bmultiloculated\b"),
+    "solid": (r"\bsolid\s+(?:(?:ovarian|adnexal|hypoechoic|echogenic)\s+)?(?:lesion|mass|tumou?r)\b",),
+    "hemorrhagic_cyst": (r"\bha?emorrhagic\s+cyst\b",),
+    "dermoid": (r"\bdermoid\b", r"\bmature\s+cystic\s+teratoma\b"),
+    "endometrioma": (r"\bendometrioma\b",),
+    "paraovarian_cyst": (r"\bpara-?ovarian\s+cyst\b", r"\bparatubal\s+cyst\b"),
+    "peritoneal_inclusion_cyst": (r"\bperitoneal\s+inclusion\s+cyst\b",),
+    "hydrosalpinx": (r"\bhydrosalpinx\b",),
+    "corpus_luteum": (r"\bcorpus\s+luteum\b",),
+}
+_SOLID_PART = (
+    r"\bsolid\s+(?:components?|elements?|areas?|portions?|parts?|nodules?)\b",
+    r"\bmural\s+nodules?\b",
+    r"\bpapillary\s+projections?\b",
+)
+_PROJECTIONS = re.compile(
+    r"\b(\d+|no|one|two|three|four|five|six|seven|eight|nine|ten|single|a|an|multiple|several|numerous|many)"
+    r"\s+papillary\s+projections?\b",
+    _I,
+)
+_WALL = {
+    "irregular": (r"\birregular\s+(?:inner\s+)?walls?\b", r"\b(?:inner\s+)?wall\s+irregularit(?:y|ies)\b"),
+    "smooth": (r"\bsmooth\s+(?:(?:inner|thin)\s+)?walls?\b",),
+}
+_CONTOUR = {
+    "irregular": (r"\birregular\s+(?:outer\s+)?(?:contour|margins?|borders?|outline)\b",),
+    "smooth": (r"\bsmooth\s+(?:outer\s+)?(?:contour|margins?|borders?|outline)\b",),
+}
+_BARE = {"irregular": (r"\birregular\b",), "smooth": (r"\bsmooth\b",)}
+_COLOR_SCORE = (r"\bcolou?r\s+score\s*(?:of\s*|[:=]\s*|is\s*)?(\d+)\b", r"\bCS\s*[:=]?\s*(\d+)\b")
+_COLOR_RANGE = (r"\b(?:colou?r\s+score|CS)\s*(?:of\s*|[:=]\s*)?\d\s*(?:[-–]|to|or)\s*\d\b",)
+_FLOW = r"(?:internal\s+|detectable\s+)?(?:colou?r\s+)?(?:doppler\s+)?(?:blood\s+)?(?:flow|vascularity)\b"
+_FLOW_WORDS = {
+    1: (rf"\bno\s+{_FLOW}", r"\bavascular\b"),
+    2: (rf"\bminimal\s+{_FLOW}",),
+    3: (rf"\bmoderate\s+{_FLOW}",),
+    4: (rf"\bvery\s+strong\s+{_FLOW}",),
+}
+_ASCITES = (r"\bascites\b",)
+_PERITONEAL = (
+    r"\bperitoneal\s+(?:nodules?|nodularity|implants?|deposits?)\b",
+    r"\bomental\s+(?:caking|cake|nodules?)\b",
+)
+_MENOPAUSE = {"premenopausal": (r"\bpre-?menopausal\b",), "postmenopausal": (r"\bpost-?menopausal\b",)}
+_INCOMPLETE = (
+    r"\bincomplete\s+(?:evaluation|exam\w*|study|assessment)\b",
+    r"\btechnically\s+(?:limited|inadequate)\b",
+    r"\b(?:could|can)\s*not\s+be\s+(?:adequately\s+|fully\s+)?(?:evaluated|assessed|visuali[sz]ed)\b",
+)
+_RANGE = re.compile(r"\d+(?:\.\d+)?\s*(?:mm|cm)?\s*(?:-|–|to)\s*\d+(?:\.\d+)?\s*(?:mm|cm)\b", _I)
+_BOUND = re.compile(
+    r"(?:<|>|≤|≥|\bup to|\bless than|\bgreater than|\bmore than|\bat least|\bunder|\bover|\bbelow|\babove)\s*$",
+    _I,
+)
+_PART_AFTER = re.compile(r"^\s*(?:\w+\s+){0,2}(?:solid|papillary|nodule|projection|component)", _I)
+
+
+def _snippet(text: str, start: int, end: int) -> str:
+    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
+    window = text[max(0, start - 40) : start]
+    cut = max(window.rfind(c) for c in ".;,\n")
+    if cut < 0 and start > 40:
+        cut = window.find(" ")  # do not start mid-word
+    return text[start - len(window) + cut + 1 : end].strip()
+
+
+class _Reading:
+    """What the text states, with evidence, and the fields it mentions without settling."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.inputs: dict[str, Any] = {}
+        self.evidence: dict[str, str] = {}
+        self.unsettled: set[str] = set()
+
+    def stated(self, patterns: Iterable[str]) -> list[re.Match[str]]:
+        return [
+            m for p in patterns for m in re.finditer(p, self.text, _I) if not is_negated(self.text, m.start())
+        ]
+
+    def negated(self, patterns: Iterable[str]) -> list[re.Match[str]]:
+        return [
+            m for p in patterns for m in re.finditer(p, self.text, _I) if is_negated(self.text, m.start())
+        ]
+
+    def settle(self, key: str, found: list[tuple[Any, re.Match[str]]]) -> None:
+        """Set `key` when all mentions agree; disagreeing mentions leave it unsettled."""
+        if not found:
+            return
+        if len({v for v, _ in found}) > 1:
+            self.unsettled.add(key)
+            return
+        value, m = found[0]
+        self.inputs[key] = value
+        self.evidence[key] = _snippet(self.text, m.start(), m.end())
+
+    def finish(self) -> Extraction:
+        """Validate what was read and ask the classifier which needed fields are still open."""
+        inputs = {k: self.inputs[k] for k in ORadsInput.model_fields if k in self.inputs}
+        try:
+            missing = _decide(ORadsInput.model_validate(inputs)).missing
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            for key in bad or set(inputs):
+                inputs.pop(key, None)
+                self.unsettled.add(key)
+            missing = _decide(ORadsInput.model_validate(inputs)).missing
+        evidence = {k: v for k, v in self.evidence.items() if k in inputs}
+        undetermined = sorted(set(missing) | self.unsettled)
+        return Extraction(system="o_rads", inputs=inputs, evidence=evidence, undetermined=undetermined)
+
+
+def _read_type(r: _Reading) -> None:
+    found = {kind: ms for kind, ps in _TYPES.items() if (ms := r.stated(ps))}
+    if {"simple_cyst", "unilocular_cyst"} <= set(found):
+        del found["unilocular_cyst"]  # a simple cyst is a unilocular cyst
+    r.settle("lesion_type", [(kind, ms[0]) for kind, ms in found.items()])
+
+
+def _read_solid_parts(r: _Reading) -> None:
+    parts = [(True, m) for m in r.stated(_SOLID_PART)] + [(False, m) for m in r.negated(_SOLID_PART)]
+    counts: list[tuple[Any, re.Match[str]]] = []
+    for m in _PROJECTIONS.finditer(r.text):
+        word = m.group(1).lower()
+        if word in {"multiple", "several", "numerous", "many"}:
+            r.unsettled.add("papillary_projections")
+        elif word == "no" or is_negated(r.text, m.start()):
+            counts.append((0, m))
+        else:
+            counts.append((1 if word in {"a", "an", "single"} else word_number(word), m))
+    r.settle("papillary_projections", counts)
+    if r.inputs.get("papillary_projections") == 0:
+        parts = [(v, m) for v, m in parts if "papillary" not in m.group(0).lower()]
+    r.settle("solid_component", parts)
+
+
+def _read_walls(r: _Reading) -> None:
+    kind = r.inputs.get("lesion_type")
+    r.settle("inner_wall", [(v, m) for v, ps in _WALL.items() for m in r.stated(ps)])
+    r.settle("outer_contour", [(v, m) for v, ps in _CONTOUR.items() for m in r.stated(ps)])
+    bare_key = "outer_contour" if kind == "solid" else "inner_wall" if kind in _CYSTS else None
+    if bare_key is not None and bare_key not in r.inputs and bare_key not in r.unsettled:
+        r.settle(bare_key, [(v, m) for v, ps in _BARE.items() for m in r.stated(ps)])
+
+
+def _read_flow(r: _Reading) -> None:
+    if any(re.search(p, r.text, _I) for p in _COLOR_RANGE):
+        r.unsettled.add("color_score")
+        return
+    found = [(int(m.group(1)), m) for p in _COLOR_SCORE for m in re.finditer(p, r.text, _I)]
+    found += [(score, m) for score, ps in _FLOW_WORDS.items() for p in ps for m in re.finditer(p, r.text, _I)]
+    if any(not 1 <= v <= 4 for v, _ in found):
+        r.unsettled.add("color_score")  # outside the 1-4 scale: refused
+        return
+    r.settle("color_score", found)
+    shadowing = [(True, m) for m in r.stated((r"\bshadowing\b",))]
+    r.settle("shadowing", shadowing + [(False, m) for m in r.negated((r"\bshadowing\b",))])
+
+
+def _read_context(r: _Reading) -> None:
+    present = r.stated(_ASCITES) + r.stated(_PERITONEAL)
+    if present:
+        r.settle("ascites_or_peritoneal_nodules", [(True, present[0])])
+    elif (no_ascites := r.negated(_ASCITES)) and r.negated(_PERITONEAL):
+        r.settle("ascites_or_peritoneal_nodules", [(False, no_ascites[0])])
+    r.settle("menopausal_status", [(v, m) for v, ps in _MENOPAUSE.items() for m in r.stated(ps)])
+    if re.search(r"\bperi-?menopausal\b", r.text, _I):
+        r.unsettled.add("menopausal_status")
+        r.inputs.pop("menopausal_status", None)
+    incomplete = [m for p in _INCOMPLETE for m in re.finditer(p, r.text, _I)]
+    if incomplete:
+        r.settle("incomplete_evaluation", [(True, incomplete[0])])
+
+
+def _read_size(r: _Reading) -> None:
+    if _RANGE.search(r.text):
+        r.unsettled.add("max_diameter_mm")
+        return
+    sizes = [s for s in find_measurements(r.text) if not _PART_AFTER.match(r.text[s.end : s.end + 40])]
+    if any(_BOUND.search(r.text[max(0, s.start - 14) : s.start]) for s in sizes):
+        r.unsettled.add("max_diameter_mm")
+    elif len({s.longest_mm for s in sizes}) > 1:
+        r.unsettled.add("max_diameter_mm")
+    elif sizes:
+        r.inputs["max_diameter_mm"] = sizes[0].longest_mm
+        r.evidence["max_diameter_mm"] = sizes[0].text
+
+
+def extract(text: str) -> Extraction:
+    """Read O-RADS US inputs from a free-text finding; only what is stated, never a guess.
+
+    Understood: lesion types of the v2022 lexicon (simple, unilocular, bilocular, multilocular cyst; solid
+    lesion/mass; haemorrhagic cyst, dermoid, endometrioma, paraovarian/paratubal cyst, peritoneal
+    inclusion cyst, hydrosalpinx, corpus luteum); solid component and papillary projection counts
+    ("multiple" stays undetermined); smooth/irregular inner wall or outer contour (a bare "smooth" or
+    "irregular" is given to the wall of a cyst or the contour of a solid lesion); size in mm or cm
+    (ranges, bounds and several different sizes stay undetermined; solid-component sizes are skipped);
+    colour score 1-4 (or no/minimal/moderate/very strong flow); shadowing; ascites and peritoneal
+    nodules; pre/postmenopausal (perimenopausal stays undetermined); incomplete evaluation.
+    """
+    r = _Reading(text)
+    _read_type(r)
+    _read_solid_parts(r)
+    _read_walls(r)
+    _read_flow(r)
+    _read_context(r)
+    _read_size(r)
+    return r.finish()
+
+
+@tool(
+    name="o_rads",
+    description="O-RADS US v2022 risk category (0-5), risk of malignancy and management for an adnexal lesion "
+    "on ultrasound, from the v2022 lexicon (lesion type, walls, size, colour score, ascites, menopause).",
+    version="O-RADS US v2022",
+    kind="classification",
+    extractor=extract,
+    triggers=TRIGGERS,
+)
+def classify(inp: ORadsInput) -> ClassificationResult:
+    """Apply the O-RADS US v2022 risk stratification table (see the module docstring)."""
+    return _decide(inp)
