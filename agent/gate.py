@@ -28,8 +28,8 @@ class GateConfig:
 
     temperature: float = 0.05  # softmax temperature over scores
     margin: float = 0.2  # pick the second expert too when its weight is within this of the first
-    keyword_bonus: float = 0.08  # per distinct keyword or tool trigger found
-    keyword_cap: float = 0.24
+    keyword_bonus: float = 0.12  # per distinct keyword or tool trigger found
+    keyword_cap: float = 0.3
     follow_up_bonus: float = 0.25  # for the previous turn's experts when the message names no domain
 
 
