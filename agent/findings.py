@@ -61,9 +61,12 @@ def _extracted(tool: Tool, message: str) -> Extraction:
     return tool.extractor(message) if tool.extractor else Extraction(system=tool.name)
 
 
+MIN_HINTED_INPUTS = 2  # one stray input ("MRI" read as a modality) is not a finding
+
+
 def _from_hints(message: str, hints: list[str], registry: ToolRegistry) -> str | None:
-    """The hinted system whose extractor reads the most inputs; ties go to the earlier hint."""
-    best, best_count = None, 0
+    """The hinted system whose extractor reads the most inputs (at least two); ties go to the earlier hint."""
+    best, best_count = None, MIN_HINTED_INPUTS - 1
     for name in hints:
         count = len(_extracted(registry.get(name), message).inputs)
         if count > best_count:

