@@ -10,7 +10,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import socketio
+
+
+async def login(base_url: str, identifier: str, password: str) -> str:
+    """Log in through Chainlit's password form (POST /login); return the `Cookie` header value to send."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.post("/login", data={"username": identifier, "password": password})
+    response.raise_for_status()
+    return "; ".join(f"{name}={value}" for name, value in response.cookies.items())
 
 
 class ChatClient:
@@ -79,8 +88,17 @@ class ChatClient:
         assistant = [m for m in messages if m.get("type") == "assistant_message"]
         return (assistant or messages)[-1].get("output", "") if (assistant or messages) else ""
 
+    def last_message(self, message_type: str = "assistant_message") -> dict[str, Any] | None:
+        """The last message of that type as the server sent it (its id is the persisted step id)."""
+        messages = [d for n, d in self.events if n in ("new_message", "update_message") and d]
+        matching = [m for m in messages if m.get("type") == message_type]
+        return matching[-1] if matching else None
+
     def streamed_tokens(self) -> list[str]:
         return [d["token"] for n, d in self.events if n == "stream_token"]
 
     async def close(self) -> None:
         await self.sio.disconnect()
+        http = getattr(self.sio.eio, "http", None)  # left open when the server refused the connection
+        if http is not None and not http.closed:
+            await http.close()

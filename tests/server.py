@@ -53,7 +53,7 @@ def running_server(
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
             try:
-                with urllib.request.urlopen(server.url + "/project/settings?language=en-US", timeout=2):
+                with urllib.request.urlopen(server.url + "/health", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:

@@ -20,8 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from agent.gateway import load_models_config
     from agent.runtime import prepare_database
     from agent.settings import REPO_ROOT, get_settings
+    from agent.ui.auth import ensure_auth_secret
 
     settings = get_settings()
+    ensure_auth_secret(settings)  # before Chainlit is imported: it signs the login cookies
     load_models_config(settings.models_file, model_dir=settings.model_dir)  # fail fast, before the web server
     prepare_database(settings)
     host, port = args.host or settings.host, args.port or settings.port

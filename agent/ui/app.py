@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import chainlit as cl
 
+import agent.ui.security  # noqa: F401  (login, persistence, isolation)
 from agent.runtime import Runtime, open_runtime
 
 _state: dict[str, object] = {}

@@ -1,0 +1,131 @@
+"""`radassist feedback export`: clinicians' ratings with the question, the answer and its provenance.
+
+One JSON object per line, oldest first. The file holds chat content (possibly PHI): it is written with
+mode 0600, through a temporary file renamed into place, so a failure never leaves a partial export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# The question is the user message the answer replies to: Chainlit nests the answer under the
+# "on_message" run step, itself under the user message; a parent chain without one falls back to the
+# thread's last user message before the answer.
+EXPORT_QUERY = """
+SELECT f.id AS feedback_id, f.value, f.comment, f.created_at AS rated_at, f.updated_at AS rating_updated_at,
+       u.identifier AS user_identifier, f.thread_id, f.step_id AS message_id,
+       s.output AS answer, s.created_at AS answered_at,
+       COALESCE(
+           (WITH RECURSIVE chain(id, parent_id, type, output, depth) AS (
+                SELECT a.id, a.parent_id, a.type, a.output, 1 FROM steps a
+                 WHERE a.id = s.parent_id AND a.thread_id = s.thread_id
+                UNION ALL
+                SELECT a.id, a.parent_id, a.type, a.output, chain.depth + 1 FROM steps a
+                  JOIN chain ON a.id = chain.parent_id
+                 WHERE a.thread_id = s.thread_id AND chain.type <> 'user_message' AND chain.depth < 8)
+            SELECT output FROM chain WHERE type = 'user_message' ORDER BY depth LIMIT 1),
+           (SELECT q.output FROM steps q
+             WHERE q.thread_id = s.thread_id AND q.type = 'user_message' AND q.created_at <= s.created_at
+             ORDER BY q.created_at DESC, q.seq DESC LIMIT 1),
+           p.question
+       ) AS question,
+       p.verdict, p.provenance, p.created_at AS provenance_at
+FROM feedback f
+JOIN steps s ON s.id = f.step_id
+JOIN users u ON u.id = f.user_id
+LEFT JOIN answer_provenance p ON p.message_id = f.step_id
+ORDER BY f.created_at, f.id
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    feedback = sub.add_parser("feedback", help="clinician feedback on answers")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = feedback_sub.add_parser(
+        "export",
+        help="write every rating with its question, answer and provenance as JSON Lines",
+        description="Each line: rating (up/down), comment, user, thread and message ids, the question, "
+        "the answer, the verification verdict and provenance, and timestamps. The file contains chat "
+        "content: it is created readable by its owner only.",
+    )
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.jsonl")
+    export.set_defaults(func=cmd_export)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "feedback_id": row["feedback_id"],
+        "rating": "up" if row["value"] == 1 else "down",
+        "value": row["value"],
+        "comment": row["comment"],
+        "user": row["user_identifier"],
+        "thread_id": row["thread_id"],
+        "message_id": row["message_id"],
+        "question": row["question"],
+        "answer": row["answer"],
+        "verdict": row["verdict"],
+        "provenance": row["provenance"],
+        "answered_at": _iso(row["answered_at"]),
+        "rated_at": _iso(row["rated_at"]),
+        "rating_updated_at": _iso(row["rating_updated_at"]),
+        "provenance_at": _iso(row["provenance_at"]),
+    }
+
+
+def export_records(url: str) -> Iterator[dict[str, Any]]:
+    """Stream the export rows (a server-side cursor keeps memory flat for large exports)."""
+    from psycopg.rows import dict_row
+
+    from agent.db import connect
+
+    with connect(url) as conn, conn.cursor(name="feedback_export", row_factory=dict_row) as cur:
+        cur.execute(EXPORT_QUERY)
+        for row in cur:
+            yield _record(row)
+
+
+def write_export(url: str, out: Path) -> int:
+    """Write the export atomically; return the number of records."""
+    out = out.expanduser()
+    directory = out.resolve().parent
+    if not directory.is_dir():
+        from agent.errors import RadassistError
+
+        raise RadassistError(f"--out {out}: directory {directory} does not exist")
+    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")  # mode 0600
+    temp = Path(temp_name)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for record in export_records(url):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, out)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from agent.db import database_url, migrate
+    from agent.settings import get_settings
+
+    url = database_url(get_settings())
+    migrate(url)
+    count = write_export(url, args.out)
+    print(f"exported {count} rating(s) to {args.out}")
+    return 0
