@@ -18,12 +18,14 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from agent.gate import Gate
+from agent.gateway import record_model_calls
 from agent.graph import RECURSION_LIMIT, AgentDeps, build_graph
 from agent.runtime import Runtime
 from experts import load_experts
 from tools.knowledge.embedder import Embedder
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+MAX_MESSAGE_CHARS = 8000  # a long report fits; a pasted megabyte is refused, not fed to the model
 
 
 @dataclass
@@ -71,19 +73,29 @@ class Assistant:
         """Answer one message in a thread (a new thread when None), streaming events to `on_event`."""
         if not message.strip():
             raise ValueError("the message is empty")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise ValueError(
+                f"the message is too long ({len(message)} characters; at most {MAX_MESSAGE_CHARS})"
+            )
         if expert is not None and expert not in self.deps.experts:
             raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.deps.experts)}")
         thread_id = thread_id or str(uuid.uuid4())
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
         started = time.perf_counter()
-        async for mode, chunk in self.graph.astream(
-            {"message": message, "expert_override": expert}, config, stream_mode=["custom", "updates"]
-        ):
-            if mode == "custom" and on_event is not None:
-                await on_event(chunk)
+        with record_model_calls() as calls:
+            async for mode, chunk in self.graph.astream(
+                {"message": message, "expert_override": expert}, config, stream_mode=["custom", "updates"]
+            ):
+                if mode == "custom" and on_event is not None:
+                    await on_event(chunk)
         state = (await self.graph.aget_state(config)).values
         total_ms = round((time.perf_counter() - started) * 1000, 2)
         result = self._result(state, thread_id, total_ms)
+        result.provenance["model_calls"] = [
+            {"alias": c.alias, "kind": c.kind, "tokens": c.tokens, "ms": round(c.seconds * 1000, 2)}
+            for c in calls
+        ]
+        result.provenance["model_tokens"] = sum(c.tokens for c in calls)
         await self._store(result, message, message_id)
         return result
 

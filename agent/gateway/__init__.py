@@ -7,7 +7,11 @@ an expert's alias); which model answers is the admin's choice in models.yaml.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,38 @@ from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import SentenceTransformersProvider
 from agent.gateway.llamacpp import LlamaCppProvider
 
-__all__ = ["Gateway", "ModelEntry", "ModelsConfig", "load_models_config"]
+__all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
+
+
+@dataclass
+class ModelCall:
+    """One chat call: which alias, how many tokens it generated, how long it took (for provenance and benches)."""
+
+    alias: str
+    kind: str
+    tokens: int
+    seconds: float
+
+
+_calls: ContextVar[list[ModelCall] | None] = ContextVar("radassist_model_calls", default=None)
+
+
+@contextmanager
+def record_model_calls() -> Iterator[list[ModelCall]]:
+    """Collect every chat call made in this context (a turn of the agent) into the yielded list."""
+    calls: list[ModelCall] = []
+    token = _calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _calls.reset(token)
+
+
+def _record(alias: str, kind: str, tokens: int, start: float) -> None:
+    calls = _calls.get()
+    if calls is not None:
+        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start))
+
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
 _SAMPLING_KEYS = (
@@ -70,17 +105,25 @@ class Gateway:
     async def acomplete(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> str:
         """Return the whole reply text of one chat completion."""
         self.config.entries(alias)
+        start = time.perf_counter()
         response = await self.router.acompletion(model=alias, messages=messages, **params)
+        usage = getattr(response, "usage", None)
+        _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start)
         return response.choices[0].message.content or ""
 
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
         """Yield the reply text as it is generated."""
         self.config.entries(alias)
+        start, tokens = time.perf_counter(), 0
         response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
-        async for chunk in response:
-            delta = chunk.choices[0].delta.content if chunk.choices else None
-            if delta:
-                yield delta
+        try:
+            async for chunk in response:
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    tokens += 1
+                    yield delta
+        finally:
+            _record(alias, "stream", tokens, start)
 
     async def acomplete_json(
         self, alias: str, messages: list[dict[str, Any]], schema: dict[str, Any], **params: Any
