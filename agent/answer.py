@@ -145,7 +145,14 @@ def cannot_answer(questions: list[str]) -> str:
     )
 
 
+def source_name(n: int) -> str:
+    """How source n is named in answers (and as the chat UI's side element): [n] in the text refers to it."""
+    return f"Source {n}"
+
+
 def sources_block(passages: list[dict[str, Any]]) -> str:
     if not passages:
         return ""
-    return "**Sources**\n" + "\n".join(f"[{i}] {cite(h)}" for i, h in enumerate(passages, 1))
+    return "**Sources**\n" + "\n".join(
+        f"- {source_name(i)} [{i}]: {cite(h)}" for i, h in enumerate(passages, 1)
+    )

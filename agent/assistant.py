@@ -67,6 +67,7 @@ class Assistant:
         *,
         thread_id: str | None = None,
         expert: str | None = None,
+        model: str | None = None,
         on_event: OnEvent | None = None,
         message_id: str | None = None,
     ) -> TurnResult:
@@ -79,12 +80,16 @@ class Assistant:
             )
         if expert is not None and expert not in self.deps.experts:
             raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.deps.experts)}")
+        if model is not None and model not in self.chat_aliases():
+            raise ValueError(f"unknown model alias {model!r}; chat aliases: {', '.join(self.chat_aliases())}")
         thread_id = thread_id or str(uuid.uuid4())
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
         started = time.perf_counter()
         with record_model_calls() as calls:
             async for mode, chunk in self.graph.astream(
-                {"message": message, "expert_override": expert}, config, stream_mode=["custom", "updates"]
+                {"message": message, "expert_override": expert, "model_override": model},
+                config,
+                stream_mode=["custom", "updates"],
             ):
                 if mode == "custom" and on_event is not None:
                     await on_event(chunk)
@@ -99,11 +104,19 @@ class Assistant:
         await self._store(result, message, message_id)
         return result
 
+    def chat_aliases(self) -> list[str]:
+        """Aliases in models.yaml that answer chat (not embeddings), for the UI's model setting."""
+        config = getattr(self.deps.llm, "config", None)
+        if config is None:
+            return sorted({e.model for e in self.deps.experts.values()} | {self.deps.verifier_alias})
+        return [a for a in config.aliases() if config.entry(a).model_info.get("mode", "chat") == "chat"]
+
     def _result(self, state: dict[str, Any], thread_id: str, total_ms: float) -> TurnResult:
         gate = state["gate"]
         experts = [{"name": e["name"], "weight": e["weight"]} for e in gate["experts"]]
         used = [self.deps.experts[n] for n in gate["chosen"]]
-        aliases = {e.model for e in used} | {self.deps.verifier_alias, "embedder"}
+        drafting = {state["model_override"]} if state.get("model_override") else {e.model for e in used}
+        aliases = drafting | {self.deps.verifier_alias, "embedder"}
         if self.deps.router_alias:
             aliases.add(self.deps.router_alias)
         provenance = {

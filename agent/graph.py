@@ -17,11 +17,13 @@ from langgraph.graph import END, START, StateGraph
 
 from agent.answer import (
     cannot_answer,
+    cite,
     entailment_messages,
     entailment_schema,
     expert_messages,
     grounded_answer,
     relevant,
+    section_of,
     sources_block,
 )
 from agent.findings import classify, merge_inputs, missing_questions, read_findings
@@ -142,6 +144,8 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
             name="retrieval",
             data={"query": query, "hits": hits, "used": [p["chunk_id"] for p in passages]},
         )
+        if any(r.get("category") or r.get("not_applicable") for r in results) or passages:
+            _emit("preview", text=grounded_answer(results, passages))  # what is known before any model runs
         timings = {**state.get("timings_ms", {}), "tools": tools_ms, "retrieval": _ms(start)}
         return {
             **update,
@@ -257,7 +261,7 @@ async def _draft_all(
         )
         parts: list[str] = []
         try:
-            async for token in deps.llm.astream(expert.model, messages):
+            async for token in deps.llm.astream(state.get("model_override") or expert.model, messages):
                 parts.append(token)
                 tokens += 1
                 writer({"event": "token", "expert": name, "text": token, "revision": feedback is not None})
@@ -272,7 +276,7 @@ async def _draft_all(
 async def _fill_gaps(deps: AgentDeps, state: AgentState, message: str, extraction: Any, tool: Any) -> Any:
     """Let the expert's model propose missing inputs; fill_gaps rejects any value not traceable to the text."""
     chosen = state.get("gate", {}).get("chosen") or []
-    alias = deps.experts[chosen[0]].model if chosen else deps.verifier_alias
+    alias = state.get("model_override") or (deps.experts[chosen[0]].model if chosen else deps.verifier_alias)
 
     async def ask(prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
         return await deps.llm.acomplete_json(  # type: ignore[no-any-return]
@@ -367,7 +371,8 @@ def _finalize(deps: AgentDeps, state: AgentState) -> dict[str, Any]:
     }  # fmt: skip
     citations = [
         {"n": i, "chunk_id": h["chunk_id"], "source": h["source"], "title": h["title"], "society": h.get("society"),
-         "year": h.get("year"), "section": h["section"], "page": h.get("page"), "url": h.get("url")}
+         "year": h.get("year"), "section": section_of(h), "page": h.get("page"), "url": h.get("url"),
+         "citation": cite(h), "text": h["text"]}
         for i, h in enumerate(passages, 1)
     ]  # fmt: skip
     chosen = decision_from_dict(state["gate"]).chosen

@@ -15,6 +15,8 @@ class AgentState(TypedDict, total=False):
     """The clinician's message."""
     expert_override: str | None
     """An expert the user chose; None lets the gate decide."""
+    model_override: str | None
+    """A model alias the user chose for the experts' drafts; None uses each expert's alias."""
 
     # --- memory, carried across turns of a thread
     history: Annotated[list[dict[str, str]], add]

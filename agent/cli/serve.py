@@ -20,12 +20,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from agent.gateway import load_models_config
     from agent.runtime import prepare_database
     from agent.settings import REPO_ROOT, get_settings
-    from agent.ui.auth import ensure_auth_secret
+    from agent.ui.auth import ensure_auth_secret, ensure_first_account
 
     settings = get_settings()
     ensure_auth_secret(settings)  # before Chainlit is imported: it signs the login cookies
     load_models_config(settings.models_file, model_dir=settings.model_dir)  # fail fast, before the web server
-    prepare_database(settings)
+    url = prepare_database(settings)
+    first = ensure_first_account(url, settings)
+    if first:
+        print(f"radassist: first start: created the account 'admin'; its password is in {first}", flush=True)
+        print(
+            "radassist: add accounts with `radassist users add NAME`, change it with `radassist users passwd admin`"
+        )
     host, port = args.host or settings.host, args.port or settings.port
     os.environ.update(CHAINLIT_APP_ROOT=str(REPO_ROOT), CHAINLIT_HOST=host, CHAINLIT_PORT=str(port))
 

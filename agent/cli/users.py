@@ -1,4 +1,4 @@
-"""`radassist users add | list | disable`: the accounts that may log in to the chat UI."""
+"""`radassist users add | list | disable | passwd`: the accounts that may log in to the chat UI."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     disable.add_argument("name", metavar="NAME")
     disable.set_defaults(func=cmd_disable)
+
+    passwd = users_sub.add_parser("passwd", help="set a new password for an account (and re-enable it)")
+    passwd.add_argument("name", metavar="NAME")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+    passwd.set_defaults(func=cmd_passwd)
 
 
 def _database_url() -> str:
@@ -88,4 +95,14 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
     account = disable_user(_database_url(), args.name)
     print(f"disabled {account.identifier}")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    from agent.ui.auth import check_password_strength, set_password
+
+    password = _read_password(args)
+    check_password_strength(password, args.name)
+    account = set_password(_database_url(), args.name, password)
+    print(f"password set for {account.identifier}")
     return 0

@@ -1,38 +1,221 @@
-"""Chainlit app: a chat that streams the default model's answer.
+"""Chainlit app: the clinician's chat, a thin adapter over `agent.assistant.Assistant`.
 
-Started by `radassist serve`, which has already started the database and applied migrations.
+Each graph event becomes something visible: the gate, every tool call, the retrieval and the
+verification are collapsible steps; draft tokens stream into the answer, which is then replaced by
+the verified answer with its sources as side elements. The LangGraph thread is Chainlit's thread
+id, so a resumed conversation keeps its memory.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from typing import Any
+
 import chainlit as cl
+from chainlit.input_widget import Select
 
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
+from agent.assistant import Assistant, open_assistant
 from agent.runtime import Runtime, open_runtime
+from agent.ui.render import gate_markdown, retrieval_markdown, source_elements, verification_markdown
 
-_state: dict[str, object] = {}
+log = logging.getLogger(__name__)
+
+AUTOMATIC = "automatic (gate)"
+DEFAULT_MODEL = "each expert's own alias"
+_state: dict[str, Any] = {}
+
+STARTERS = [
+    ("Fleischner", "6 mm solid nodule, smoker, what follow-up?"),
+    ("Lung-RADS", "Baseline screening LDCT: 7 mm solid nodule. Lung-RADS?"),
+    ("TI-RADS", "TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule with punctate echogenic foci?"),
+    (
+        "LI-RADS",
+        "Cirrhosis, 25 mm observation with nonrim APHE, nonperipheral washout and enhancing capsule: LI-RADS?",
+    ),
+    ("BI-RADS", "BI-RADS 4B on diagnostic mammography: what management and likelihood of malignancy?"),
+    ("Bosniak", "Cystic renal mass on CT with a 3 mm smooth enhancing septum: Bosniak class?"),
+    ("PI-RADS", "Peripheral zone lesion, DWI score 3, DCE positive: PI-RADS category?"),
+    ("O-RADS", "Premenopausal woman, 6 cm simple ovarian cyst on ultrasound: O-RADS?"),
+    ("Adrenal", "Incidental 1.5 cm adrenal nodule measuring 8 HU on unenhanced CT: next step?"),
+    ("Renal", "Incidental homogeneous renal mass measuring 75 HU on unenhanced CT: what is it?"),
+    ("MRI safety", "What are the ACR MRI safety zones?"),
+]
 
 
 @cl.on_app_startup
 async def startup() -> None:
-    manager = open_runtime()
-    runtime = await manager.__aenter__()
+    runtime_cm = open_runtime()
+    runtime: Runtime = await runtime_cm.__aenter__()
+    assistant_cm = open_assistant(runtime)
+    assistant: Assistant = await assistant_cm.__aenter__()
     runtime.gateway.warm("default")
-    _state.update(manager=manager, runtime=runtime)
+    _state.update(runtime_cm=runtime_cm, assistant_cm=assistant_cm, runtime=runtime, assistant=assistant)
 
 
 @cl.on_app_shutdown
 async def shutdown() -> None:
-    manager = _state.pop("manager", None)
-    if manager is not None:
-        await manager.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    for key in ("assistant_cm", "runtime_cm"):
+        manager = _state.pop(key, None)
+        if manager is not None:
+            await manager.__aexit__(None, None, None)
+
+
+def _assistant() -> Assistant:
+    return _state["assistant"]  # type: ignore[no-any-return]
+
+
+@cl.set_starters
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    return [cl.Starter(label=f"{label}: {text[:48]}…", message=text) for label, text in STARTERS]
+
+
+async def _send_settings() -> None:
+    assistant = _assistant()
+    experts = [AUTOMATIC, *assistant.deps.experts]
+    models = [DEFAULT_MODEL, *assistant.chat_aliases()]
+    settings = await cl.ChatSettings(
+        [
+            Select(
+                id="expert",
+                label="Expert",
+                values=experts,
+                initial_index=0,
+                description="Automatic lets the gate weigh every expert; choose one to override it.",
+            ),
+            Select(
+                id="model",
+                label="Model alias (models.yaml)",
+                values=models,
+                initial_index=0,
+                description="The model that drafts the commentary; classifications never depend on it.",
+            ),
+        ]
+    ).send()
+    cl.user_session.set("settings", settings)
+
+
+@cl.on_chat_start
+async def chat_start() -> None:
+    await _send_settings()
+
+
+@cl.on_chat_resume
+async def chat_resume(thread: dict[str, Any]) -> None:
+    """History is shown from the data layer; the agent's memory comes from the LangGraph checkpoint."""
+    await _send_settings()
+
+
+@cl.on_settings_update
+async def settings_update(settings: dict[str, Any]) -> None:
+    cl.user_session.set("settings", settings)
+
+
+def _choice(settings: dict[str, Any], key: str, automatic: str) -> str | None:
+    value = settings.get(key)
+    return None if value in (None, automatic) else str(value)
+
+
+class TurnView:
+    """Turns the agent's events into Chainlit steps and a streaming answer message.
+
+    The answer streams what is known before any model runs (tool results, cited passages); the
+    model's draft streams into its own step, because unverified text is never shown as the answer.
+    The verified answer then replaces the message's content.
+    """
+
+    def __init__(self, answer: cl.Message, active_model: str) -> None:
+        self.answer = answer
+        self.active_model = active_model
+        self.draft: cl.Step | None = None
+        self.model_errors: list[str] = []
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "preview":
+            for piece in re.findall(r"\S+\s*", event["text"]):
+                await self.answer.stream_token(piece)
+        elif kind == "token":
+            if self.draft is None:
+                label = "revision" if event.get("revision") else "draft"
+                self.draft = cl.Step(name=f"Model {label} ({event['expert']}), being verified", type="llm")
+                await self.draft.send()
+            await self.draft.stream_token(event["text"])
+        elif kind == "model_error":
+            self.model_errors.append(event["error"])
+        elif kind == "step":
+            await self.close_draft()
+            await self.step(event["name"], event["data"])
+
+    async def close_draft(self) -> None:
+        if self.draft is not None:
+            await self.draft.update()
+            self.draft = None
+
+    async def step(self, name: str, data: dict[str, Any]) -> None:
+        if name == "gate":
+            async with cl.Step(name="Expert gate", type="tool", default_open=False) as step:
+                step.output = gate_markdown(data, self.active_model)
+        elif name.startswith("tool:"):
+            async with cl.Step(name=f"Tool: {name[5:]}", type="tool", show_input="json") as step:
+                step.input = json.dumps(data["input"], indent=2, default=str)
+                step.output = "```json\n" + json.dumps(data["output"], indent=2, default=str) + "\n```"
+        elif name == "retrieval":
+            async with cl.Step(name="Guideline retrieval", type="retrieval") as step:
+                step.input = data["query"]
+                step.output = retrieval_markdown(data)
+        elif name == "verification":
+            async with cl.Step(name=f"Verification (round {data['round']})", type="tool") as step:
+                step.output = verification_markdown(data)
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    runtime = _state["runtime"]
-    assert isinstance(runtime, Runtime)
+    settings = cl.user_session.get("settings") or {}
+    expert = _choice(settings, "expert", AUTOMATIC)
+    model = _choice(settings, "model", DEFAULT_MODEL)
     answer = cl.Message(content="")
-    async for token in runtime.gateway.astream("default", [{"role": "user", "content": message.content}]):
-        await answer.stream_token(token)
+    view = TurnView(answer, model or DEFAULT_MODEL)
+    try:
+        result = await _assistant().ask(
+            message.content,
+            thread_id=cl.context.session.thread_id,
+            expert=expert,
+            model=model,
+            on_event=view.on_event,
+            message_id=answer.id,
+        )
+    except ValueError as exc:  # input the user can fix (empty, too long, unknown expert)
+        await cl.ErrorMessage(content=f"Could not answer: {exc}").send()
+        return
+    except Exception as exc:  # the app stays up; the next message tries again
+        log.error("turn failed: %s", type(exc).__name__)
+        await cl.ErrorMessage(content=_failure_text(exc)).send()
+        return
+    content = result.answer
+    if view.model_errors:
+        content = (
+            "⚠ The language model did not respond, so this answer comes only from the classification tools and "
+            f"the guideline library.\n\n{content}"
+        )
+    verdict = result.verification["verdict"].replace("_", " ")
+    removed = result.verification.get("removed", 0)
+    content += (
+        f"\n\n*Verification: {verdict}"
+        + (f"; {removed} unsupported claim(s) removed" if removed else "")
+        + "*"
+    )
+    answer.content = content
+    answer.elements = source_elements(result.citations)  # type: ignore[assignment]
     await answer.send()
+
+
+def _failure_text(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Operational" in name or "Pool" in name or "Connection" in name:
+        return "The database is unavailable right now. Nothing was lost; please try again in a moment."
+    if "Timeout" in name:
+        return "The model backend timed out. Please try again; the app is still running."
+    return f"Something went wrong ({name}). Please try again; the app is still running."

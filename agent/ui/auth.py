@@ -222,6 +222,48 @@ def disable_user(url: str, identifier: str) -> Account:
     return _account(row)
 
 
+def set_password(url: str, identifier: str, password: str) -> Account:
+    """Replace an account's password (and re-enable it): the admin's way to reset a forgotten one."""
+    check_password_strength(password, identifier)
+    password_hash = hash_password(password)
+    from agent.db import connect
+
+    with connect(url, row_factory=dict_row) as conn:
+        row = conn.execute(
+            "UPDATE users SET password_hash = %s, disabled = false WHERE identifier = %s"
+            " RETURNING id, identifier, role, disabled, created_at",
+            (password_hash, identifier),
+        ).fetchone()
+    if row is None:
+        raise RadassistError(f"no user named {identifier!r} (see `radassist users list`)")
+    return _account(row)
+
+
+INITIAL_ADMIN = "admin"
+INITIAL_PASSWORD_FILE = "initial-admin-password"
+
+
+def ensure_first_account(url: str, settings: Settings) -> str | None:
+    """On a fresh install (no accounts), create 'admin' with a random password so `make run` needs no manual step.
+
+    The password is written to RADASSIST_HOME/initial-admin-password (mode 0600) and returned, so the
+    caller can print where to find it; None when accounts already exist.
+    """
+    if list_users(url):
+        return None
+    password = secrets.token_urlsafe(12)
+    try:
+        add_user(url, INITIAL_ADMIN, password, role="admin")
+    except RadassistError:  # another process created it first
+        return None
+    path = settings.home / INITIAL_PASSWORD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(password + "\n")
+    return str(path)
+
+
 # -- session-signing secret ---------------------------------------------------------------------------
 
 
