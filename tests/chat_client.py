@@ -76,11 +76,18 @@ class ChatClient:
         return self.answer()
 
     async def _wait_for_answer(self) -> None:
+        """Wait for the end of the task that sent a final assistant or error message (other tasks end too)."""
         while True:
             await self._task_end.wait()
-            if any(name in ("new_message", "update_message") for name, _ in self.events):
-                return
             self._task_end.clear()
+            if any(
+                name in ("new_message", "update_message")
+                and d
+                and d.get("type") in ("assistant_message",)
+                and d.get("output")
+                for name, d in self.events
+            ):
+                return
 
     def answer(self) -> str:
         """The last assistant message's content, as the browser would show it."""

@@ -38,7 +38,7 @@ def verification_markdown(data: dict[str, Any]) -> str:
     lines = []
     for expert, v in data["experts"].items():
         lines.append(f"**{expert}**: {v['supported_ratio']:.0%} of claims supported"
-                     + (" → revising" if v["needs_revision"] else ""))  # fmt: skip
+                     + (" (too little support)" if v["needs_revision"] else ""))  # fmt: skip
         for c in v["claims"]:
             why = "; ".join(c["reasons"] or c["evidence"])
             lines.append(
