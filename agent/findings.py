@@ -7,6 +7,7 @@ tool recomputes. What was carried over is recorded so the answer can say so.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,15 +75,43 @@ def _from_hints(message: str, hints: list[str], registry: ToolRegistry) -> str |
     return best
 
 
-def restate(previous_text: str, message: str) -> str | None:
-    """Put a follow-up's lone size into the earlier finding ("8 mm solid nodule" + "if it were 10 mm").
+_HYPOTHETICAL = re.compile(r"\b(?:were|would be|became|becomes|turned out to be)\s+", re.IGNORECASE)
+_CONTEXT_WORDS = re.compile(r"[a-z][a-z-]{2,}")
+_FILLER = frozenset(
+    "and the what then would were was with if it its this that into for measuring measures".split()
+)
 
-    Only when each text holds exactly one measurement, so the substitution is unambiguous.
+
+def as_statement(message: str) -> str:
+    """Read a hypothetical follow-up as a finding: "if DCE were negative" -> "if DCE negative"."""
+    return _HYPOTHETICAL.sub("", message)
+
+
+def _context(text: str, start: int, end: int) -> set[str]:
+    words = _CONTEXT_WORDS.findall(text[max(0, start - 30) : end + 30].lower())
+    return {w for w in words if w not in _FILLER and w not in ("mm", "cm")}
+
+
+def restate(previous_text: str, message: str) -> str | None:
+    """Put a follow-up's new size into the earlier finding ("8 mm solid nodule" + "if it were 10 mm").
+
+    The follow-up's one measurement replaces the earlier one when there was only one, or the one
+    whose surrounding words it shares ("the solid component were 7 mm" -> "... 4 mm solid component").
+    Anything ambiguous returns None.
     """
     new, old = find_measurements(message), find_measurements(previous_text)
-    if len(new) != 1 or len(old) != 1:
+    if len(new) != 1 or not old:
         return None
-    return previous_text[: old[0].start] + new[0].text.strip() + previous_text[old[0].end :]
+    target = old[0] if len(old) == 1 else None
+    if target is None:
+        wanted = _context(message, new[0].start, new[0].end)
+        overlaps = [(len(wanted & _context(previous_text, m.start, m.end)), m) for m in old]
+        best = max(n for n, _ in overlaps)
+        matches = [m for n, m in overlaps if n == best]
+        if best == 0 or len(matches) != 1:
+            return None
+        target = matches[0]
+    return previous_text[: target.start] + new[0].text.strip() + previous_text[target.end :]
 
 
 def read_findings(
@@ -99,24 +128,33 @@ def read_findings(
     input of the previous turn's system; else the classification tools of the experts the gate chose
     (`hints`, in each expert's order of preference), when their extractor reads inputs from the message.
     """
-    system, how = infer_system(message, registry=registry), "named or implied by the findings"
-    read_from = message
+    statement = as_statement(message)
+    system, how = infer_system(statement, registry=registry), "named or implied by the findings"
+    read_from = statement
     if system is None and last_systems:
         previous = last_systems[0]
-        restated = restate((texts or {}).get(previous, ""), message)
-        if _extracted(registry.get(previous), message).inputs:
+        restated = restate((texts or {}).get(previous, ""), statement)
+        if restated and _extracted(registry.get(previous), restated).inputs:
+            system, how, read_from = previous, "follow-up: new value put into the previous finding", restated
+        elif _extracted(registry.get(previous), statement).inputs:
             system, how = previous, "follow-up to the previous finding"
-        elif restated and _extracted(registry.get(previous), restated).inputs:
-            system, how, read_from = previous, "follow-up: new size put into the previous finding", restated
-    if system is None and hints:
-        system, how = _from_hints(message, hints, registry), "the chosen expert's system for these findings"
+    if system is None and hints and not last_systems:
+        system, how = _from_hints(statement, hints, registry), "the chosen expert's system for these findings"
     if system is None:
         return None
     tool = registry.get(system)
     extraction = _extracted(tool, read_from)
     fresh = classify(tool, dict(extraction.inputs), extraction)
     if fresh.decided or fresh.not_applicable or system not in memory:
-        return FindingsTurn(system, extraction, dict(extraction.inputs), {}, fresh, how, read_from)
+        reused = {}
+        if read_from != statement:  # restated: what came from the earlier finding, not from this message
+            said = _extracted(tool, statement).inputs
+            reused = {
+                k: v
+                for k, v in extraction.inputs.items()
+                if k not in said and memory.get(system, {}).get(k) == v
+            }
+        return FindingsTurn(system, extraction, dict(extraction.inputs), reused, fresh, how, read_from)
     inputs, carried = merge_inputs(memory[system], dict(extraction.inputs), tool)
     return FindingsTurn(
         system, extraction, inputs, carried, classify(tool, inputs, extraction), how, read_from

@@ -30,7 +30,7 @@ class GateConfig:
     margin: float = 0.2  # pick the second expert too when its weight is within this of the first
     keyword_bonus: float = 0.12  # per distinct keyword or tool trigger found
     keyword_cap: float = 0.3
-    follow_up_bonus: float = 0.25  # for the previous turn's experts when the message names no domain
+    follow_up_bonus: float = 0.5  # for the previous turn's experts when the message names no domain
 
 
 @dataclass(frozen=True)

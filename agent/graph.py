@@ -85,7 +85,9 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
         update: dict[str, Any] = {}
         tool_calls: list[dict[str, Any]] = []
         results: list[dict[str, Any]] = []
-        ranked = [*state["gate"]["chosen"], *(e["name"] for e in state["gate"]["experts"])]
+        ranked = list(state["gate"]["chosen"])
+        if state["gate"]["reason"] == "user override":  # the user's expert may lack the findings' system
+            ranked.append(state["gate"]["experts"][0]["name"])
         hints = list(dict.fromkeys(
             t for name in ranked for t in deps.experts[name].tools
             if t in deps.registry and deps.registry.get(t).kind == "classification"

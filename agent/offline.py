@@ -23,6 +23,7 @@ OFFLINE_DEFAULTS = {
     "TRACELOOP_TELEMETRY": "false",
     "LANGCHAIN_TRACING_V2": "false",
     "LANGSMITH_TRACING": "false",
+    "LANGGRAPH_STRICT_MSGPACK": "true",  # checkpoints hold plain data; refuse anything else on load
 }
 
 

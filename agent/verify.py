@@ -24,8 +24,10 @@ _CATEGORY_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:ti-?rads\s*(?:category\s*|level\s*)?)?(TR\s?[1-5])\b|\bti-?rads\s*(?:category\s*|level\s*)?([1-5])\b",
         re.I,
     ),
-    "li_rads": re.compile(r"\b(LR-?(?:TIV|NC|M|[1-5]))\b", re.I),
-    "bosniak": re.compile(r"\bbosniak\s*(?:class\s*|category\s*)?(IIF|IV|III|II|I|2F|[1-4])\b", re.I),
+    "li_rads": re.compile(
+        r"\b(LR-?(?:TIV|NC|M|[1-5]))\b|\bli-?rads\s*(?:v?2018\s*)?(?:category\s*)?(TIV|NC|M|[1-5])\b", re.I
+    ),
+    "bosniak": re.compile(r"\bbosniak\s*(?:class\s*|category\s*)?(II-?F|IV|III|II|I|2F|[1-4])\b", re.I),
     "pi_rads": re.compile(
         r"\bpi-?rads\s*(?:v?2\.1\s*)?(?:category\s*|score\s*|assessment\s*)?([1-5])\b", re.I
     ),
@@ -35,6 +37,13 @@ _CATEGORY_PATTERNS: dict[str, re.Pattern[str]] = {
 _INTERVAL = re.compile(
     r"\b(\d+(?:\.\d+)?(?:\s*(?:-|–|—|to)\s*\d+(?:\.\d+)?)?)\s*(months?|mo|years?|yrs?|weeks?|wks?)\b", re.I
 )
+_HYPHENATED_INTERVAL = re.compile(r"\b(\d+(?:\.\d+)?)-(month|year|week)\b", re.I)  # "a 12-month CT"
+_SCHEDULE = re.compile(  # "at 1, 3 and 5 years": every number of the list is an interval
+    r"\b((?:\d+\s*,\s*)+\d+,?\s*(?:and|or)\s*\d+|\d+\s*(?:and|or)\s*\d+)\s*(months?|years?)\b", re.I
+)
+_ANNUAL = re.compile(r"\b(?:annual(?:ly)?|yearly|every\s+year|once\s+a\s+year)\b", re.I)
+_LEADING_CITATIONS = re.compile(r"^((?:\[\d+\]\s*)+)")
+_ABBREVIATION_END = re.compile(r"\b(?:approx|vs|e\.g|i\.e|cf|incl|fig|resp|ca|et al)\.$", re.I)
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mm|cm)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -93,9 +102,22 @@ class Verification:
 
 
 def split_claims(text: str) -> list[str]:
-    """Split a draft into sentence-level claims (bullets and lines count as sentences)."""
+    """Split a draft into sentence-level claims (bullets and lines count as sentences).
+
+    A citation written after the full stop ("... months. [1]") stays with its sentence, and
+    abbreviations ("approx.", "vs.") do not end one.
+    """
     cleaned = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", text.strip(), flags=re.M)
-    return [s.strip() for s in _SENTENCE.split(cleaned) if len(_content_words(s)) >= 2 or _NUMBER.search(s)]
+    pieces: list[str] = []
+    for piece in _SENTENCE.split(cleaned):
+        if pieces and (cited := _LEADING_CITATIONS.match(piece)):
+            pieces[-1] += " " + cited.group(1).strip()
+            piece = piece[cited.end() :]
+        if pieces and _ABBREVIATION_END.search(pieces[-1]):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        else:
+            pieces.append(piece)
+    return [s.strip() for s in pieces if len(_content_words(s)) >= 2 or _NUMBER.search(s)]
 
 
 def _content_words(text: str) -> set[str]:
@@ -110,7 +132,21 @@ def _norm_interval(value: str, unit: str) -> str:
 
 
 def intervals(text: str) -> set[str]:
-    return {_norm_interval(m.group(1), m.group(2)) for m in _INTERVAL.finditer(text)}
+    """Follow-up intervals written in the text, normalised ('6-12 month', '1 year', '2 year')."""
+    found = {_norm_interval(m.group(1), m.group(2)) for m in _INTERVAL.finditer(text)}
+    found |= {_norm_interval(m.group(1), m.group(2)) for m in _HYPHENATED_INTERVAL.finditer(text)}
+    for m in _SCHEDULE.finditer(text):
+        found |= {_norm_interval(n, m.group(2)) for n in re.findall(r"\d+", m.group(1))}
+    if _ANNUAL.search(text):
+        found.add("1 year")
+    return found
+
+
+def _months(interval: str) -> tuple[float, ...]:
+    """An interval in months, so '1 year' equals '12 month' and '1-2 year' equals '12-24 month'."""
+    numbers, unit = interval.split(" ")
+    factor = {"month": 1.0, "year": 12.0, "week": 12 / 52}[unit]
+    return tuple(round(float(n) * factor, 3) for n in numbers.split("-"))
 
 
 def sizes_mm(text: str) -> set[float]:
@@ -132,9 +168,9 @@ def _normalise_category(system: str, value: str) -> str:
     if system == "ti_rads":
         return value if value.startswith("TR") else f"TR{value}"
     if system == "li_rads":
-        return value if value.startswith("LR-") else value.replace("LR", "LR-")
+        return value if value.startswith("LR-") else f"LR-{value.removeprefix('LR')}"
     if system == "bosniak":
-        return {"1": "I", "2": "II", "2F": "IIF", "3": "III", "4": "IV"}.get(value, value)
+        return {"1": "I", "2": "II", "2F": "IIF", "II-F": "IIF", "3": "III", "4": "IV"}.get(value, value)
     return value
 
 
@@ -165,38 +201,43 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
     passage_ok = overlap >= MIN_OVERLAP
     tool_categories = {r["system"]: r.get("category") for r in evidence.tool_results if r.get("category")}
 
+    best_categories = categories(evidence.passages[best]) if passage_ok and best is not None else {}
     for system, mentioned in categories(text).items():
         claim.kinds.append("category")
-        if system in tool_categories:
+        stated_by_passage = mentioned <= best_categories.get(system, set())
+        if system in tool_categories:  # the computed category is what the claim must state
             expected = tool_categories[system]
-            wrong = {m for m in mentioned if m != expected}
-            if wrong and not (
-                passage_ok and all(w in categories(passage_text).get(system, set()) for w in wrong)
-            ):
+            others = mentioned - {expected}
+            if expected not in mentioned or (others and not stated_by_passage):
                 claim.status = "contradicted"
                 claim.reasons.append(
-                    f"{system} category {', '.join(sorted(wrong))} but the tool computed {expected}"
+                    f"{system} category {', '.join(sorted(others or mentioned))} but the tool computed {expected}"
                 )
                 return claim
             claim.evidence.append(f"{system} tool: {expected}")
-        elif not passage_ok:
+        elif not stated_by_passage:
             claim.status = "unsupported"
             claim.reasons.append(
                 f"{system} category stated but no {system} tool result or passage supports it"
             )
             return claim
 
-    tool_intervals, passage_intervals = intervals(tool_text), intervals(passage_text)
-    for value in intervals(text):
+    # A computed result fixes this finding's schedule: its intervals come from the tool, not from
+    # passages that describe other rows of the table.
+    decided = any(r.get("category") for r in evidence.tool_results)
+    tool_intervals = {_months(v) for v in intervals(tool_text)}
+    passage_intervals = {_months(v) for v in intervals(passage_text)}
+    for value in sorted(intervals(text)):
         claim.kinds.append("interval")
-        if value in tool_intervals:
+        if _months(value) in tool_intervals:
             claim.evidence.append(f"interval {value} in tool management")
-        elif value in passage_intervals and passage_ok:
+            continue
+        if not decided and _months(value) in passage_intervals and passage_ok:
             claim.evidence.append(f"interval {value} in passage")
-        else:
-            claim.status = "contradicted" if tool_intervals else "unsupported"
-            claim.reasons.append(f"interval '{value}' is not in the tool result or a supporting passage")
-            return claim
+            continue
+        claim.status = "contradicted" if tool_intervals else "unsupported"
+        claim.reasons.append(f"interval '{value}' is not in the tool result or a supporting passage")
+        return claim
 
     known_numbers = _numbers(tool_text) | _numbers(passage_text)
     for size in sizes_mm(text):

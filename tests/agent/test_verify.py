@@ -1,0 +1,468 @@
+"""Unit tests of agent/verify.py: splitting a draft into claims, reading categories, intervals and sizes,
+and checking each claim against tool results and passages (entailment combined, revision threshold)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent.verify import (
+    MIN_SUPPORTED_RATIO,
+    Evidence,
+    categories,
+    check_claim,
+    intervals,
+    kept_text,
+    sizes_mm,
+    split_claims,
+    verify,
+)
+
+# --- evidence in the shape the graph builds it (tool result dicts, passage texts) -------------------
+
+FLEISCHNER = {
+    "system": "fleischner",
+    "guideline": "Fleischner Society 2017",
+    "category": "solid, single, 6-8 mm, high risk",
+    "management": "CT at 6-12 months, then CT at 18-24 months",
+    "rationale": ["Size: single diameter 7 mm, rounded half up to the nearest mm = 7 mm (Bankier 2017)."],
+    "inputs": {"nodule_type": "solid", "risk": "high", "size_mm": 7},
+}
+TI_RADS_TR3 = {
+    "system": "ti_rads",
+    "guideline": "ACR TI-RADS 2017",
+    "category": "TR3",
+    "management": "No FNA; follow-up ultrasound at 1, 3 and 5 years (2 cm is >= 1.5 cm and < 2.5 cm)",
+    "risk": "4.8%",
+    "rationale": [
+        "Points: composition 2, echogenicity 1; total 3.",
+        "Total 3 point(s) -> TR3 (Mildly suspicious).",
+    ],
+    "inputs": {"max_diameter_mm": 20.0},
+}
+LI_RADS_LR_M = {
+    "system": "li_rads",
+    "guideline": "LI-RADS v2018",
+    "category": "LR-M",
+    "management": "Multidisciplinary discussion for tailored work-up, often including biopsy.",
+    "rationale": ["Rim APHE: targetoid mass -> LR-M."],
+    "inputs": {"aphe": "rim", "size_mm": 30.0},
+}
+SINGLE_SOLID = (
+    "Management of a single solid nodule by rounded mean diameter and risk (Fleischner 2017, Table 1): "
+    "high risk, 6-8 mm: CT at 6-12 months, then CT at 18-24 months; >8 mm: consider CT at 3 months, "
+    "PET/CT or tissue sampling."
+)
+MULTIPLE_SOLID = (
+    "Management when several solid nodules are present (Fleischner 2017, Table 1): CT at 3-6 months, then CT "
+    "at 18-24 months."
+)
+TI_RADS_LEVELS = (
+    "TI-RADS levels (ACR TI-RADS 2017): TR3 mildly suspicious, FNA if 2.5 cm or more, follow-up if 1.5 cm or "
+    "more; TR4 moderately suspicious, FNA if 1.5 cm or more; TR5 highly suspicious, FNA if 1 cm or more."
+)
+LI_RADS_TABLE = (
+    "Diagnostic table (LI-RADS v2018): nonrim APHE, 10-19 mm, washout: LR-5; nonrim APHE, 20 mm or more, "
+    "washout or capsule: LR-5; no APHE, under 20 mm: LR-3."
+)
+RENAL_HOMOGENEOUS = (
+    "A homogeneous renal mass of -10 to 20 HU at unenhanced CT is a simple cyst; both simple and hyperdense cysts "
+    "are benign and need no follow-up (ACR renal white paper 2018)."
+)
+
+
+def evidence(*tool_results: dict[str, Any], passages: tuple[str, ...] = ()) -> Evidence:
+    return Evidence(tool_results=list(tool_results), passages=list(passages))
+
+
+async def all_yes(claims: list[str], passages: list[str]) -> list[bool]:
+    return [True] * len(claims)
+
+
+# --- splitting a draft into claims ---------------------------------------------------------------
+
+
+def test_sentences_split_on_terminal_punctuation_followed_by_a_capital_or_digit() -> None:
+    draft = "The nodule is solid and single. CT at 6-12 months is advised. 18-24 months for the second CT."
+    assert split_claims(draft) == [
+        "The nodule is solid and single.",
+        "CT at 6-12 months is advised.",
+        "18-24 months for the second CT.",
+    ]
+
+
+def test_decimals_do_not_split() -> None:
+    assert split_claims("The nodule measures 1.5 cm on the axial image. FNA is advised at this size.") == [
+        "The nodule measures 1.5 cm on the axial image.",
+        "FNA is advised at this size.",
+    ]
+
+
+def test_bullets_numbered_items_and_lines_are_claims_without_their_markers() -> None:
+    draft = "- CT at 6-12 months [1]\n* then CT at 18-24 months [1]\n• PET/CT if it grows\n1. Solid nodule here\n2) High risk patient"
+    assert split_claims(draft) == [
+        "CT at 6-12 months [1]",
+        "then CT at 18-24 months [1]",
+        "PET/CT if it grows",
+        "Solid nodule here",
+        "High risk patient",
+    ]
+
+
+def test_fragments_without_content_or_numbers_are_not_claims() -> None:
+    assert split_claims("Yes. Indeed! The solid nodule needs CT.") == ["The solid nodule needs CT."]
+    assert split_claims("") == []
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"),
+    [
+        (
+            "The nodule measures approx. 7 mm on the axial image. Follow-up CT is advised.",
+            ["The nodule measures approx. 7 mm on the axial image.", "Follow-up CT is advised."],
+        ),
+        (
+            "Use MRI vs. CT depending on renal function. Both are acceptable here.",
+            ["Use MRI vs. CT depending on renal function.", "Both are acceptable here."],
+        ),
+        (
+            "Classic benign lesions, e.g. a dermoid cyst, are O-RADS 2. Follow-up depends on size.",
+            ["Classic benign lesions, e.g. a dermoid cyst, are O-RADS 2.", "Follow-up depends on size."],
+        ),
+    ],
+    ids=["approx", "vs", "e.g."],
+)
+def test_abbreviations_do_not_end_a_claim(draft: str, expected: list[str]) -> None:
+    assert split_claims(draft) == expected
+
+
+def test_a_citation_after_the_full_stop_stays_with_its_sentence() -> None:
+    """Models often write 'sentence. [1]': the citation must not start the next claim or be a claim alone."""
+    claims = split_claims("Management is CT at 6-12 months. [1] The risk is high in smokers. [2]")
+    assert claims == ["Management is CT at 6-12 months. [1]", "The risk is high in smokers. [2]"]
+
+
+# --- reading categories, intervals and sizes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "system", "category"),
+    [
+        ("Lung-RADS 4A", "lung_rads", "4A"),
+        ("Lung-RADS 4X", "lung_rads", "4X"),
+        ("Lung-RADS category 4B", "lung_rads", "4B"),
+        ("LungRADS 2", "lung_rads", "2"),
+        ("Lung-RADS v2022 category 3", "lung_rads", "3"),
+        ("TR3", "ti_rads", "TR3"),
+        ("TR 5", "ti_rads", "TR5"),
+        ("TI-RADS 4", "ti_rads", "TR4"),
+        ("TI-RADS level 3", "ti_rads", "TR3"),
+        ("TI-RADS category TR2", "ti_rads", "TR2"),
+        ("LR-5", "li_rads", "LR-5"),
+        ("LR5", "li_rads", "LR-5"),
+        ("LR-M", "li_rads", "LR-M"),
+        ("LR-TIV", "li_rads", "LR-TIV"),
+        ("LR-NC", "li_rads", "LR-NC"),
+        ("LI-RADS 5", "li_rads", "LR-5"),
+        ("LI-RADS category 4", "li_rads", "LR-4"),
+        ("Bosniak IIF", "bosniak", "IIF"),
+        ("bosniak iif", "bosniak", "IIF"),
+        ("Bosniak 2F", "bosniak", "IIF"),
+        ("Bosniak II-F", "bosniak", "IIF"),
+        ("Bosniak class III", "bosniak", "III"),
+        ("Bosniak 4", "bosniak", "IV"),
+        ("Bosniak category I", "bosniak", "I"),
+        ("PI-RADS 4", "pi_rads", "4"),
+        ("PIRADS 3", "pi_rads", "3"),
+        ("PI-RADS v2.1 category 4", "pi_rads", "4"),
+        ("PI-RADS score 5", "pi_rads", "5"),
+        ("BI-RADS 4B", "bi_rads", "4B"),
+        ("BI-RADS 4b", "bi_rads", "4B"),
+        ("BI-RADS category 4", "bi_rads", "4"),
+        ("BIRADS 0", "bi_rads", "0"),
+        ("BI-RADS 6", "bi_rads", "6"),
+        ("O-RADS 3", "o_rads", "3"),
+        ("O-RADS 0", "o_rads", "0"),
+        ("O-RADS US 4", "o_rads", "4"),
+        ("O-RADS US category 5", "o_rads", "5"),
+    ],
+)
+def test_category_spellings_are_normalised_to_the_tool_spelling(
+    text: str, system: str, category: str
+) -> None:
+    assert categories(f"This finding is {text} on review.") == {system: {category}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Lung-RADS v2022", "ACR TI-RADS 2017", "LI-RADS v2018", "Bosniak 2019", "PI-RADS v2.1", "BI-RADS 5th edition",
+     "O-RADS US v2022", "a T2 lesion", "LR scan"],
+)  # fmt: skip
+def test_versions_and_years_are_not_read_as_categories(text: str) -> None:
+    assert categories(text) == {}
+
+
+def test_several_categories_in_one_claim_are_all_read() -> None:
+    assert categories("Not TR3 but TR4; BI-RADS 4A, not BI-RADS 4B.") == {
+        "ti_rads": {"TR3", "TR4"},
+        "bi_rads": {"4A", "4B"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CT at 6-12 months", {"6-12 month"}),
+        ("CT at 6–12 mo", {"6-12 month"}),
+        ("CT at 6 to 12 months", {"6-12 month"}),
+        ("then 18-24 months", {"18-24 month"}),
+        ("every 2 years", {"2 year"}),
+        ("in 1 year", {"1 year"}),
+        ("after 5 yrs", {"5 year"}),
+        ("within 3 weeks", {"3 week"}),
+        ("CT at 3-6 months, then 18-24 months", {"3-6 month", "18-24 month"}),
+        ("annually", {"1 year"}),
+        ("annual CT", {"1 year"}),
+        ("a 12-month adrenal CT", {"12 month"}),
+        ("short-interval 6-month follow-up", {"6 month"}),
+    ],
+)
+def test_intervals_are_normalised(text: str, expected: set[str]) -> None:
+    assert intervals(text) == expected
+
+
+def test_text_without_an_interval_has_none() -> None:
+    assert intervals("No routine follow-up; 7 mm solid nodule, 35% risk") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a 7 mm nodule", {7.0}),
+        ("10mm", {10.0}),
+        ("a 1.2 cm nodule", {12.0}),
+        ("0.5 cm", {5.0}),
+        ("2.0cm", {20.0}),
+        ("FNA at >=1.5 cm, follow-up at ≥1 cm", {15.0, 10.0}),
+        ("between 4 mm and 0.6 cm", {4.0, 6.0}),
+    ],
+)
+def test_sizes_are_read_in_mm_and_cm_is_converted(text: str, expected: set[float]) -> None:
+    assert sizes_mm(text) == expected
+
+
+def test_numbers_without_a_unit_or_other_units_are_not_sizes() -> None:
+    assert sizes_mm("TR5, 35% risk, 25 HU, 12 months, 3 points") == set()
+
+
+# --- checking one claim ---------------------------------------------------------------------------
+
+
+def test_the_tool_category_is_supported_without_a_passage() -> None:
+    claim = check_claim("The nodule is TR3, mildly suspicious.", evidence(TI_RADS_TR3))
+    assert claim.status == "supported"
+    assert "category" in claim.kinds
+    assert claim.evidence == ["ti_rads tool: TR3"]
+
+
+def test_a_different_category_than_the_tool_is_contradicted() -> None:
+    claim = check_claim("The nodule is TR4.", evidence(TI_RADS_TR3))
+    assert claim.status == "contradicted"
+    assert claim.reasons == ["ti_rads category TR4 but the tool computed TR3"]
+
+
+def test_a_wrong_category_is_contradicted_even_when_a_passage_table_lists_it() -> None:
+    """Table passages list every category; that must not make a wrong category for *this* finding pass."""
+    ev = evidence(TI_RADS_TR3, passages=(TI_RADS_LEVELS,))
+    claim = check_claim("This nodule is TR4, moderately suspicious [1].", ev)
+    assert claim.status == "contradicted", (claim.reasons, claim.evidence)
+    ev = evidence(LI_RADS_LR_M, passages=(LI_RADS_TABLE,))
+    claim = check_claim("With nonrim APHE and washout at 30 mm this is LR-5 [1].", ev)
+    assert claim.status == "contradicted", (claim.reasons, claim.evidence)
+
+
+def test_a_category_without_a_tool_result_needs_a_passage_that_states_it() -> None:
+    claim = check_claim("It is a Bosniak IIF cyst.", evidence())
+    assert claim.status == "unsupported"
+    assert claim.reasons == ["bosniak category stated but no bosniak tool result or passage supports it"]
+    # A passage about renal cysts that never mentions class IIF does not support "Bosniak IIF".
+    claim = check_claim(
+        "This renal mass is a Bosniak IIF cyst and needs follow-up [1].",
+        evidence(passages=(RENAL_HOMOGENEOUS,)),
+    )
+    assert claim.status == "unsupported", (claim.reasons, claim.evidence)
+
+
+def test_the_tool_interval_is_supported() -> None:
+    claim = check_claim("CT at 6–12 months, then CT at 18 to 24 months.", evidence(FLEISCHNER))
+    assert claim.status == "supported"
+    assert claim.kinds == ["interval", "interval"]
+    assert sorted(claim.evidence) == [
+        "interval 18-24 month in tool management",
+        "interval 6-12 month in tool management",
+    ]
+
+
+def test_an_interval_that_differs_from_the_tool_is_contradicted() -> None:
+    claim = check_claim("CT at 3-6 months is needed.", evidence(FLEISCHNER, passages=(SINGLE_SOLID,)))
+    assert claim.status == "contradicted"
+    assert claim.reasons == ["interval '3-6 month' is not in the tool result or a supporting passage"]
+
+
+def test_an_interval_without_tool_intervals_or_passage_is_unsupported() -> None:
+    claim = check_claim("Repeat the ultrasound in 6 months.", evidence(TI_RADS_TR3 | {"management": "FNA"}))
+    assert claim.status == "unsupported"
+    assert "interval '6 month'" in claim.reasons[0]
+
+
+def test_an_interval_stated_by_a_supporting_passage_is_accepted() -> None:
+    ev = evidence(passages=(MULTIPLE_SOLID,))
+    claim = check_claim("When several solid nodules are present, CT at 3-6 months [1].", ev)
+    assert claim.status == "supported"
+    assert "interval 3-6 month in passage" in claim.evidence
+
+
+def test_a_schedule_that_differs_from_the_tool_schedule_is_contradicted() -> None:
+    """The TR4 schedule (1, 2, 3 and 5 years) given for a TR3 nodule (1, 3 and 5 years): a peer's mistake."""
+    claim = check_claim("Follow-up ultrasound at 1, 2, 3 and 5 years.", evidence(TI_RADS_TR3))
+    assert claim.status == "contradicted", (claim.reasons, claim.evidence)
+
+
+def test_a_size_in_the_evidence_is_accepted_and_an_invented_one_is_not() -> None:
+    ev = evidence(TI_RADS_TR3, passages=(TI_RADS_LEVELS,))
+    assert check_claim("TR3 nodules of 2.5 cm or more get FNA [1].", ev).status == "supported"
+    claim = check_claim("TR3 nodules of 2.2 cm or more get FNA [1].", ev)
+    assert claim.status == "unsupported"
+    assert claim.reasons == ["size 22 mm appears in no tool result or passage"]
+
+
+def test_a_number_absent_from_the_evidence_is_unsupported() -> None:
+    claim = check_claim("The malignancy risk of TR3 is about 12%.", evidence(TI_RADS_TR3))
+    assert claim.status == "unsupported"
+    assert claim.reasons == ["number(s) 12 not in the evidence"]
+
+
+def test_citation_numbers_are_not_checked_as_numbers() -> None:
+    ev = evidence(passages=(SINGLE_SOLID, MULTIPLE_SOLID))
+    assert check_claim("With several solid nodules present, CT at 3-6 months [2].", ev).status == "supported"
+
+
+@pytest.mark.parametrize("citation", ["[3]", "[0]", "[12]"])
+def test_a_citation_to_a_passage_that_does_not_exist_is_unsupported(citation: str) -> None:
+    ev = evidence(FLEISCHNER, passages=(SINGLE_SOLID, MULTIPLE_SOLID))
+    claim = check_claim(f"Management is CT at 6-12 months, then CT at 18-24 months {citation}.", ev)
+    assert claim.status == "unsupported"
+    assert claim.reasons == ["cites a passage number that does not exist"]
+
+
+def test_a_statement_needs_lexical_support_from_a_passage() -> None:
+    ev = evidence(passages=(SINGLE_SOLID,))
+    supported = check_claim(
+        "Management of a single solid nodule depends on rounded mean diameter and risk.", ev
+    )
+    assert (supported.status, supported.kinds) == ("supported", ["statement"])
+    assert supported.evidence and supported.evidence[0].startswith("passage 1")
+    unsupported = check_claim("Calcified granulomas can be dismissed without imaging.", ev)
+    assert unsupported.status == "unsupported"
+    assert unsupported.reasons[0].startswith("best passage covers only")
+
+
+def test_a_statement_without_passages_is_unsupported() -> None:
+    assert check_claim("Calcified granulomas can be dismissed.", evidence(FLEISCHNER)).status == "unsupported"
+
+
+# --- combining with the entailment verdict ------------------------------------------------------
+
+
+async def test_lexical_support_and_model_yes_is_supported() -> None:
+    ev = evidence(passages=(SINGLE_SOLID,))
+    result = await verify(
+        "Management of a single solid nodule depends on rounded mean diameter and risk.", ev, all_yes
+    )
+    assert [c.status for c in result.claims] == ["supported"]
+
+
+async def test_lexical_support_but_model_no_is_flagged() -> None:
+    seen: list[tuple[list[str], list[str]]] = []
+
+    async def says_no(claims: list[str], passages: list[str]) -> list[bool]:
+        seen.append((claims, passages))
+        return [False] * len(claims)
+
+    ev = evidence(FLEISCHNER, passages=(SINGLE_SOLID,))
+    draft = (
+        "Management of a single solid nodule depends on rounded mean diameter and risk. CT at 6-12 months."
+    )
+    result = await verify(draft, ev, says_no)
+    statement, interval = result.claims
+    assert statement.status == "flagged"
+    assert "did not judge it entailed" in statement.reasons[0]
+    assert interval.status == "supported", "a tool-backed interval is not sent to the model"
+    assert seen == [([statement.text], [SINGLE_SOLID])], "only lexically supported statements are sent"
+
+
+async def test_without_an_entailer_supported_statements_are_flagged() -> None:
+    ev = evidence(FLEISCHNER, passages=(SINGLE_SOLID,))
+    result = await verify(
+        "Management of a single solid nodule depends on rounded mean diameter and risk.", ev, None
+    )
+    assert [c.status for c in result.claims] == ["flagged"]
+    assert result.claims[0].reasons == ["no entailment check available"]
+
+
+async def test_the_model_is_not_asked_about_claims_that_already_failed() -> None:
+    asked: list[str] = []
+
+    async def record(claims: list[str], passages: list[str]) -> list[bool]:
+        asked.extend(claims)
+        return [True] * len(claims)
+
+    ev = evidence(FLEISCHNER, passages=(SINGLE_SOLID,))
+    await verify("CT at 3-6 months is needed. The nodule is benign and needs nothing at all.", ev, record)
+    assert asked == []
+
+
+# --- the revision threshold -----------------------------------------------------------------------
+
+GOOD = "Management is CT at 6-12 months."
+BAD = "Management is CT at 3 weeks."
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "needs_revision"),
+    [(1, 1, True), (3, 2, False), (2, 1, False), (0, 1, True)],
+    ids=["0.5-below", "0.6-at", "0.67-above", "none-supported"],
+)
+async def test_revision_is_needed_below_the_supported_ratio(
+    good: int, bad: int, needs_revision: bool
+) -> None:
+    assert MIN_SUPPORTED_RATIO == 0.6
+    draft = "\n".join([GOOD] * good + [BAD] * bad)
+    result = await verify(draft, evidence(FLEISCHNER), all_yes)
+    assert result.supported_ratio == pytest.approx(good / (good + bad))
+    assert result.needs_revision is needs_revision
+
+
+async def test_an_empty_draft_needs_revision() -> None:
+    result = await verify("", evidence(FLEISCHNER), all_yes)
+    assert (result.claims, result.supported_ratio, result.needs_revision) == ([], 0.0, True)
+
+
+async def test_kept_text_drops_failed_claims_and_marks_flagged_ones() -> None:
+    async def no(claims: list[str], passages: list[str]) -> list[bool]:
+        return [False] * len(claims)
+
+    ev = evidence(FLEISCHNER, passages=(SINGLE_SOLID,))
+    draft = f"{GOOD} {BAD} Management of a single solid nodule depends on rounded mean diameter and risk."
+    result = await verify(draft, ev, no)
+    assert kept_text(result) == (
+        f"{GOOD} Management of a single solid nodule depends on rounded mean diameter and risk. ⚠ (not verified)"
+    )
+    assert result.as_dict()["claims"][1]["status"] == "contradicted"
+
+
+def test_tool_text_carries_category_management_risk_rationale_and_inputs() -> None:
+    text = evidence(TI_RADS_TR3).tool_text
+    for part in ("TR3", "1, 3 and 5 years", "4.8%", "total 3", "max_diameter_mm 20.0"):
+        assert part in text
