@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-PASSAGE_CHARS = 700  # per passage in prompts: enough for a guideline paragraph, cheap to process
+PASSAGE_CHARS = 600  # per passage in prompts: enough for a guideline paragraph, cheap to process
+PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
 MIN_SIMILARITY = 0.35  # a passage below this cosine similarity is not evidence for the question
 MIN_SIMILARITY_WITH_KEYWORDS = 0.25
 
@@ -42,8 +43,12 @@ def cite(hit: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def tool_summary(result: dict[str, Any]) -> str:
-    """A tool result as a few lines: category, management, the rule that fired, citation, caveats."""
+def tool_summary(result: dict[str, Any], *, for_prompt: bool = False) -> str:
+    """A tool result as a few lines: category, management, the rule that fired, citation, caveats.
+
+    `for_prompt` leaves out the citation and caveats: the model needs the facts, and a shorter
+    prompt is processed faster on a CPU.
+    """
     if result.get("not_applicable"):
         return f"**{result['guideline']}: not applicable.** {result['not_applicable']}"
     if not result.get("category"):
@@ -57,6 +62,8 @@ def tool_summary(result: dict[str, Any]) -> str:
         lines.append(f"Risk: {result['risk']}")
     if result.get("rationale"):
         lines.append("Rule that fired: " + "; ".join(result["rationale"]))
+    if for_prompt:
+        return "\n".join(lines)
     lines.append(f"Source: {result['citation']}")
     for caveat in result.get("caveats", []):
         lines.append(f"Caveat: {caveat}")
@@ -72,11 +79,13 @@ def expert_messages(
     feedback: str | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for an expert's draft (or its one revision, with `feedback`)."""
-    facts = "\n\n".join(tool_summary(r) for r in tool_results) or "No classification tool applied."
-    numbered = (
-        "\n\n".join(f"[{i}] {cite(h)}\n{h['text'][:PASSAGE_CHARS]}" for i, h in enumerate(passages, 1))
-        or "No guideline passage was found."
+    facts = (
+        "\n\n".join(tool_summary(r, for_prompt=True) for r in tool_results)
+        or "No classification tool applied."
     )
+    shown = enumerate(passages[:PROMPT_PASSAGES], 1)
+    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{h['text'][:PASSAGE_CHARS]}" for i, h in shown)
+    numbered = numbered or "No guideline passage was found."
     content = (
         f"Question: {question}\n\nTool results (computed, authoritative):\n{facts}\n\n"
         f"Guideline passages:\n{numbered}\n\n"

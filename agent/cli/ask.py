@@ -55,13 +55,23 @@ async def _chat(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
     from agent.runtime import open_runtime
 
+    drafting = False
+
     async def show(event: dict[str, Any]) -> None:
-        if event["event"] == "token":
+        nonlocal drafting
+        if event["event"] == "preview":
+            print(f"{event['text']}\n", flush=True)
+        elif event["event"] == "token":
+            if not drafting:
+                drafting = True
+                print("[model draft, being verified] ", end="")
             sys.stdout.write(event["text"])
             sys.stdout.flush()
         elif event["event"] == "step" and event["name"] == "gate":
             chosen = ", ".join(event["data"]["chosen"])
-            print(f"[gate: {chosen}]\n[draft] ", end="", flush=True)
+            print(f"[gate: {chosen}]", flush=True)
+        elif event["event"] == "step" and event["name"] == "verification":
+            drafting = False
 
     thread = args.thread
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
@@ -79,5 +89,7 @@ async def _chat(args: argparse.Namespace) -> int:
                 print(f"radassist: {exc}")
                 continue
             thread = result.thread_id
-            print(f"\n\n{result.answer}\n[{result.verification['verdict']}; thread {thread}]")
+            print(
+                f"\n\n=== verified answer ===\n{result.answer}\n[{result.verification['verdict']}; thread {thread}]"
+            )
     return 0
