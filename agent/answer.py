@@ -96,7 +96,13 @@ def expert_messages(
         content += (
             f"\n\nYour previous answer had unsupported statements: {feedback}. Rewrite it without them."
         )
-    return [{"role": "system", "content": system_prompt}, *history[-4:], {"role": "user", "content": content}]
+    # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
+    # result already carries the recomputed finding, and small models copy stale figures from them.
+    # They go inside this one user turn, since some chat templates require alternating roles.
+    earlier = [m["content"] for m in history if m["role"] == "user"][-2:]
+    if earlier:
+        content = "Earlier questions in this conversation: " + " | ".join(earlier) + "\n\n" + content
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
 
 
 def entailment_messages(claims: list[str], passages: list[str]) -> list[dict[str, str]]:

@@ -13,7 +13,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Where data lives, which database and which models file to use."""
 
-    model_config = SettingsConfigDict(env_prefix="RADASSIST_", env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RADASSIST_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("radassist")),
