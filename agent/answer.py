@@ -61,7 +61,7 @@ def tool_summary(result: dict[str, Any], *, for_prompt: bool = False) -> str:
     if result.get("risk"):
         lines.append(f"Risk: {result['risk']}")
     if result.get("rationale"):
-        lines.append("Rule that fired: " + "; ".join(result["rationale"]))
+        lines.append("Rule that fired: " + "; ".join(r.rstrip(". ") for r in result["rationale"]) + ".")
     if for_prompt:
         return "\n".join(lines)
     lines.append(f"Source: {result['citation']}")

@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# The question is the user message the answer replies to: Chainlit nests the answer under the
-# "on_message" run step, itself under the user message; a parent chain without one falls back to the
-# thread's last user message before the answer.
+# The rated step is the answer message, or (Chainlit 2.12's thumbs) the "on_message" run step whose
+# child is the answer: the lateral join finds the answer either way. The question is the user message
+# the answer replies to: Chainlit nests the answer under the run step, itself under the user message;
+# a parent chain without one falls back to the thread's last user message before the answer.
 EXPORT_QUERY = """
 SELECT f.id AS feedback_id, f.value, f.comment, f.created_at AS rated_at, f.updated_at AS rating_updated_at,
-       u.identifier AS user_identifier, f.thread_id, f.step_id AS message_id,
+       u.identifier AS user_identifier, f.thread_id, s.id AS message_id,
        s.output AS answer, s.created_at AS answered_at,
        COALESCE(
            (WITH RECURSIVE chain(id, parent_id, type, output, depth) AS (
@@ -38,9 +39,17 @@ SELECT f.id AS feedback_id, f.value, f.comment, f.created_at AS rated_at, f.upda
        ) AS question,
        p.verdict, p.provenance, p.created_at AS provenance_at
 FROM feedback f
-JOIN steps s ON s.id = f.step_id
+JOIN steps r ON r.id = f.step_id
+JOIN LATERAL (
+    SELECT x.id, x.output, x.created_at, x.parent_id, x.thread_id FROM (
+        SELECT a.id, a.output, a.created_at, a.parent_id, a.thread_id, 0 AS rank, a.seq FROM steps a
+         WHERE a.thread_id = r.thread_id AND a.type = 'assistant_message' AND (a.id = r.id OR a.parent_id = r.id)
+        UNION ALL
+        SELECT r.id, r.output, r.created_at, r.parent_id, r.thread_id, 1, r.seq
+    ) x ORDER BY x.rank, x.created_at DESC, x.seq DESC LIMIT 1
+) s ON true
 JOIN users u ON u.id = f.user_id
-LEFT JOIN answer_provenance p ON p.message_id = f.step_id
+LEFT JOIN answer_provenance p ON p.message_id = s.id
 ORDER BY f.created_at, f.id
 """
 

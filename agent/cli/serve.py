@@ -35,9 +35,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     os.environ.update(CHAINLIT_APP_ROOT=str(REPO_ROOT), CHAINLIT_HOST=host, CHAINLIT_PORT=str(port))
 
+    import chainlit.config
     from chainlit.cli import run_chainlit
     from chainlit.config import config
 
+    # Chainlit keeps session files in APP_ROOT/.files and deletes that folder on shutdown: give each
+    # server process its own, so stopping one server cannot break another one running beside it.
+    files = settings.home / "chainlit-files" / str(os.getpid())
+    files.mkdir(parents=True, exist_ok=True)
+    chainlit.config.FILES_DIRECTORY = files
     config.run.headless = True
     print(f"radassist: chat UI on http://{host}:{port}", flush=True)
     run_chainlit(str(APP))

@@ -19,7 +19,13 @@ from chainlit.input_widget import Select
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
 from agent.assistant import Assistant, open_assistant
 from agent.runtime import Runtime, open_runtime
-from agent.ui.render import gate_markdown, retrieval_markdown, source_elements, verification_markdown
+from agent.ui.render import (
+    gate_markdown,
+    retrieval_markdown,
+    source_elements,
+    verification_line,
+    verification_markdown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +206,7 @@ async def on_message(message: cl.Message) -> None:
             "⚠ The language model did not respond, so this answer comes only from the classification tools and "
             f"the guideline library.\n\n{content}"
         )
-    verdict = result.verification["verdict"].replace("_", " ")
-    removed = result.verification.get("removed", 0)
-    content += (
-        f"\n\n*Verification: {verdict}"
-        + (f"; {removed} unsupported claim(s) removed" if removed else "")
-        + "*"
-    )
+    content += f"\n\n*Verification: {verification_line(result.verification)}*"
     answer.content = content
     answer.elements = source_elements(result.citations)  # type: ignore[assignment]
     await answer.send()

@@ -593,6 +593,18 @@ class PostgresDataLayer(BaseDataLayer):
         await self._write_step(step_dict, _UPDATE_ASSIGNMENTS)
 
     async def _write_step(self, step_dict: StepDict, assignments: str) -> None:
+        # Chainlit may write the same step twice at once; the loser of that race can hit the
+        # (id, thread_id) unique index, which ON CONFLICT (id) does not arbitrate. Once the winner
+        # has committed, the retry sees its row and updates it.
+        for attempt in (1, 2):
+            try:
+                await self._write_step_once(step_dict, assignments)
+                return
+            except psycopg.errors.UniqueViolation:
+                if attempt == 2:
+                    raise
+
+    async def _write_step_once(self, step_dict: StepDict, assignments: str) -> None:
         params = _step_params(step_dict)
         async with (await self.pool()).connection() as conn, conn.transaction():
             actor_id = await self._actor_id(conn)

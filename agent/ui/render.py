@@ -47,6 +47,19 @@ def verification_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) or "No claims to check (no draft)."
 
 
+def verification_line(v: dict[str, Any]) -> str:
+    """One line under the answer saying what verification did, in plain words."""
+    verdict = v["verdict"].replace("_", " ")
+    if v["verdict"] == "unverified":
+        return "unverified: no tool result or guideline passage supports an answer"
+    if v.get("fallback_to_grounded"):
+        return (f"{verdict}: the model's commentary could not be verified ({v.get('removed', 0)} claim(s) "
+                "removed), so the answer is the tool results and cited passages only")  # fmt: skip
+    flagged = f"; {v['flagged']} statement(s) marked not verified" if v.get("flagged") else ""
+    removed = f"; {v['removed']} unsupported claim(s) removed" if v.get("removed") else ""
+    return f"{verdict}{removed}{flagged}"
+
+
 def source_elements(citations: list[dict[str, Any]]) -> list[cl.Text]:
     """One side element per cited passage; its name appears in the answer, so it becomes a link."""
     return [

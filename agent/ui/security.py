@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
@@ -232,3 +233,62 @@ async def _read_body(receive: Receive) -> tuple[dict[str, Any] | None, Receive]:
 
 if not any(m.cls is OwnershipGuard for m in app.user_middleware):
     app.add_middleware(OwnershipGuard)
+
+
+# -- response headers ---------------------------------------------------------------------------------
+
+# Only this server may serve scripts, styles, fonts and data to the page: Chainlit's index.html links
+# Google Fonts and a KaTeX stylesheet on a CDN, which a local-first app must not make the clinician's
+# browser fetch; external images in rendered markdown (an exfiltration channel) are blocked too.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+# Chainlit's index.html links Google Fonts and a CDN stylesheet; the page is served without them.
+_EXTERNAL_LINK = re.compile(rb"<link\b[^>]*\bhref=\"https?://(?!127\.0\.0\.1|localhost)[^\"]*\"[^>]*>\s*")
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every HTTP response; external links removed from HTML pages."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        body: list[bytes] = []
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in message["headers"]):
+                    start = message  # hold it until the (small) page is complete
+                    return
+            elif start is not None and message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = _EXTERNAL_LINK.sub(b"", b"".join(body))
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+                await send({"type": "http.response.body", "body": page})
+                return
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
+
+
+if not any(m.cls is SecurityHeaders for m in app.user_middleware):
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,276 @@
+"""The chat UI end to end in a real browser (issue 6): Debian Chromium, the real app, the bundled model.
+
+`radassist serve` runs as a subprocess on a fresh database with two accounts. Alice asks a
+Fleischner question and watches it stream; she opens the tool step and a cited source, rates the
+answer, reloads the app, resumes the thread from the sidebar and asks a follow-up that only makes
+sense with the first turn's memory (LangGraph checkpoints keyed by Chainlit's thread id). Bob, in
+his own browser context, then opens Alice's thread URL and must see none of it.
+
+Screenshots of every stage go to test-artifacts/browser/ (git-ignored), for a human to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+
+from agent.settings import REPO_ROOT
+from agent.ui.auth import add_user
+from tests.conftest import create_database, drop_database
+from tests.server import Server, running_server
+from tests.ui.browser import (
+    ANSWER,
+    QUESTION,
+    VERIFIED,
+    Turn,
+    ask,
+    launch,
+    log_in,
+    screenshot,
+    wait_until_ready,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.gguf, pytest.mark.postgres]
+
+PASSWORD = "grey-lung-window-42"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+FIRST_QUESTION = "6 mm solid nodule, smoker, what follow-up?"
+FOLLOW_UP = "and if it grew to 9 mm?"
+# Fleischner 2017 Table 1 (solid, single nodule, high-risk patient): 6-8 mm, and >8 mm once it grew.
+CATEGORY_6MM = "solid, single, 6-8 mm, high risk"
+CATEGORY_9MM = "solid, single, >8 mm, high risk"
+COMMENT = "The 18-24 month scan should be stressed more."
+MODEL_TURN_S = 120.0
+UI_MS = 30_000
+THREAD_URL = re.compile(r"/thread/([0-9a-f-]{36})$")
+
+
+@pytest.fixture(scope="module")
+def db_url(pg_url: str) -> Iterator[str]:
+    url = create_database(pg_url)
+    for name in ("alice", "bob", "carol"):
+        add_user(url, name, PASSWORD)
+    yield url
+    drop_database(pg_url, url)
+
+
+@pytest.fixture(scope="module")
+def server(db_url: str, tmp_path_factory: pytest.TempPathFactory, test_home: Path) -> Iterator[Server]:
+    env = {"DATABASE_URL": db_url, "RADASSIST_HOME": str(test_home), "CHAINLIT_AUTH_SECRET": None}
+    with running_server(tmp_path_factory.mktemp("browser"), env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await launch(playwright)
+        yield chromium
+        await chromium.close()
+
+
+def last_answer(page: Page) -> Locator:
+    return page.locator(ANSWER).last
+
+
+async def expand_step(page: Page, name: str) -> str:
+    """Open the latest step of that name (its button has id `step-<name>`) and return its body's text."""
+    button = page.locator(f'[id="step-{name}"]').last
+    await expect(button).to_be_visible(timeout=UI_MS)
+    await button.click()
+    await expect(button).to_have_attribute("aria-expanded", "true", timeout=UI_MS)
+    body = page.locator(f'[id="{await button.get_attribute("aria-controls")}"]')
+    await expect(body).to_be_visible(timeout=UI_MS)
+    return await body.inner_text()
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def cited_as(answer: str, n: int) -> list[str]:
+    """Lines of the answer that cite [n], without the marker or an ellipsis: text quoted from source n."""
+    marker = f"[{n}]"
+    quotes = [
+        squeeze(line.rstrip()[: -len(marker)]).rstrip("…").strip()
+        for line in answer.splitlines()
+        if line.rstrip().endswith(marker) and not line.lower().startswith(f"source {n}")
+    ]
+    return [q for q in quotes if len(q) >= 20]
+
+
+def source_line(answer: str, n: int) -> str:
+    """The citation the answer's source list gives for [n] (link text may be upper-cased by CSS)."""
+    for line in answer.splitlines():
+        found = re.match(rf"source {n} \[{n}\]: (.+)$", line.strip(), flags=re.I)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no source [{n}] listed in the answer:\n{answer}")
+
+
+def assert_streamed(turn: Turn) -> None:
+    assert len(turn.partial_lengths) >= 2, f"the answer did not grow while streaming: {turn.lengths}"
+    assert 0 < turn.first_token_s < turn.complete_s, turn
+
+
+async def test_alice_asks_rates_resumes_and_bob_sees_nothing(server: Server, browser: Browser) -> None:
+    page = await log_in(browser, server.url, "alice", PASSWORD)
+    # A local-first app makes the clinician's browser fetch nothing from outside: Chainlit's bundled CSS
+    # imports Google Fonts and a CDN stylesheet, which the app's Content-Security-Policy blocks in the browser.
+    fetched: list[str] = []
+    blocked: list[str] = []
+    page.on("requestfinished", lambda r: None if r.url.startswith(server.url) else fetched.append(r.url))
+    page.on("requestfailed", lambda r: blocked.append(r.url) if r.failure == "csp" else None)
+    try:
+        await alices_session(server, page, browser)
+        assert fetched == [], f"the page fetched resources from other hosts: {fetched}"
+        assert any("fonts.googleapis.com" in url for url in blocked), "the CSP did not block the font import"
+    except BaseException:
+        await screenshot(page, ARTIFACTS, "failure-alice")
+        (ARTIFACTS / "failure-server.log").write_text(server.output())
+        raise
+
+
+async def alices_session(server: Server, page: Page, browser: Browser) -> None:
+    await screenshot(page, ARTIFACTS, "01-alice-logged-in")
+
+    # -- the first question streams, then the verified answer replaces it ---------------------------
+    turn = await ask(page, FIRST_QUESTION, timeout_s=MODEL_TURN_S)
+    await screenshot(page, ARTIFACTS, "02-first-answer")
+    (ARTIFACTS / "02-first-answer.txt").write_text(turn.text)
+    assert_streamed(turn)
+    assert CATEGORY_6MM in turn.text and VERIFIED in turn.text, turn.text
+    await expect(page).to_have_url(THREAD_URL, timeout=UI_MS)
+    thread_match = THREAD_URL.search(page.url)
+    assert thread_match is not None
+    thread_id = thread_match.group(1)
+
+    tool_output = await expand_step(page, "Tool: fleischner")
+    assert CATEGORY_6MM in tool_output, tool_output
+    await screenshot(page, ARTIFACTS, "03-tool-step-expanded")
+
+    # -- a source link shows the cited passage in the side view --------------------------------------
+    quotes = cited_as(turn.text, 1)
+    assert quotes, f"the answer cites nothing as [1]:\n{turn.text}"
+    citation = source_line(turn.text, 1)
+    source_1 = last_answer(page).locator("a.element-link").filter(has_text=re.compile(r"^Source 1$", re.I))
+    await source_1.click(timeout=UI_MS)
+    await expect(page.locator("#side-view-title")).to_have_text("Source 1", timeout=UI_MS)
+    side = page.locator("#side-view-content")
+    await expect(side).to_contain_text(citation, timeout=UI_MS)
+    side_text = squeeze(await side.inner_text())
+    assert any(q[:60] in side_text for q in quotes), f"no [1] quote {quotes} in the side view:\n{side_text}"
+    await screenshot(page, ARTIFACTS, "04-source-1-side-view")
+
+    # -- thumbs down with a comment ------------------------------------------------------------------
+    await last_answer(page).locator(".negative-feedback-off").click(timeout=UI_MS)
+    comment_box = page.get_by_placeholder("Your feedback...")
+    await comment_box.fill(COMMENT)
+    await screenshot(page, ARTIFACTS, "05-feedback-dialog")
+    await page.locator("#submit-feedback").click()
+    await expect(last_answer(page).locator(".negative-feedback-on")).to_have_count(1, timeout=UI_MS)
+    await screenshot(page, ARTIFACTS, "06-feedback-given")
+
+    # -- reload the app, resume the thread from the sidebar ------------------------------------------
+    await page.goto(server.url + "/")  # a full page load: every client-side state is gone
+    await wait_until_ready(page)
+    await expect(page.locator(QUESTION)).to_have_count(0)
+    thread_link = page.locator(f'a[href="/thread/{thread_id}"]')
+    await thread_link.click(timeout=UI_MS)
+    await expect(page).to_have_url(server.url + f"/thread/{thread_id}", timeout=UI_MS)
+    await wait_until_ready(page)
+    await expect(page.locator(QUESTION)).to_have_count(1, timeout=UI_MS)
+    await expect(page.locator(QUESTION).first).to_contain_text(FIRST_QUESTION)
+    await expect(page.locator(ANSWER)).to_have_count(1)
+    await expect(last_answer(page)).to_contain_text(CATEGORY_6MM)
+    await expect(last_answer(page)).to_contain_text(VERIFIED)
+    await expect(last_answer(page).locator(".negative-feedback-on")).to_have_count(1, timeout=UI_MS)
+    await expect(last_answer(page).locator(".negative-feedback-off")).to_have_count(0)
+    await expect(page.locator('[id="step-Tool: fleischner"]')).to_have_count(1)  # the steps are history too
+    await screenshot(page, ARTIFACTS, "07-resumed-thread")
+    stored = await (await page.request.get(server.url + f"/project/thread/{thread_id}")).json()
+    ratings = [
+        (s["feedback"]["value"], s["feedback"]["comment"]) for s in stored["steps"] if s.get("feedback")
+    ]
+    assert ratings == [(0, COMMENT)], stored["steps"]
+
+    # -- the follow-up only makes sense with the first turn's memory ----------------------------------
+    follow_up = await ask(page, FOLLOW_UP, timeout_s=MODEL_TURN_S)
+    await screenshot(page, ARTIFACTS, "08-follow-up-answer")
+    (ARTIFACTS / "08-follow-up-answer.txt").write_text(follow_up.text)
+    assert CATEGORY_9MM in follow_up.text and VERIFIED in follow_up.text, follow_up.text
+    assert CATEGORY_9MM in await expand_step(page, "Tool: fleischner")
+    await expect(page).to_have_url(server.url + f"/thread/{thread_id}")
+    await screenshot(page, ARTIFACTS, "09-follow-up-tool-step")
+
+    # -- Bob, in his own browser context, opens Alice's thread URL ------------------------------------
+    bob = await log_in(browser, server.url, "bob", PASSWORD)
+    try:
+        await bobs_session(server, bob, thread_id)
+    except BaseException:
+        await screenshot(bob, ARTIFACTS, "failure-bob")
+        raise
+    finally:
+        await bob.context.close()
+
+
+async def bobs_session(server: Server, bob: Page, thread_id: str) -> None:
+    log_before = len(server.output())
+    async with bob.expect_response(lambda r: r.url.endswith("/project/threads"), timeout=UI_MS) as listed:
+        await bob.goto(server.url + f"/thread/{thread_id}")
+    history = await listed.value
+    assert history.status == 200 and (await history.json())["data"] == [], "Bob's history is not empty"
+    # The page joins the thread over the socket; the server must refuse (and says so in its log).
+    await wait_for_log(server, "Authorization for the thread failed", after=log_before)
+    direct = await bob.request.get(server.url + f"/project/thread/{thread_id}")
+    assert direct.status in {401, 403, 404} and FIRST_QUESTION not in await direct.text()
+    await screenshot(bob, ARTIFACTS, "10-bob-on-alices-thread-url")
+    body = await bob.locator("body").inner_text()
+    for leaked in (FOLLOW_UP, CATEGORY_6MM, CATEGORY_9MM, VERIFIED):  # the question is also a starter's label
+        assert leaked not in body, f"Bob sees {leaked!r}"
+    await expect(bob.locator(QUESTION)).to_have_count(0)
+    await expect(bob.locator(ANSWER)).to_have_count(0)
+    await expect(bob.locator('a[href^="/thread/"]')).to_have_count(0)
+
+
+async def wait_for_log(server: Server, text: str, *, after: int, timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while text not in server.output()[after:]:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the server never logged {text!r}")
+        await asyncio.sleep(0.2)
+
+
+# -- the rating a clinician gives in the browser, as `radassist feedback export` writes it -------------------
+
+
+@pytest.fixture(scope="module")
+async def carols_rating(server: Server, browser: Browser) -> None:
+    """Carol asks, rates the answer thumbs-up in the browser and sees the rating taken."""
+    page = await log_in(browser, server.url, "carol", PASSWORD)
+    try:
+        await ask(page, FIRST_QUESTION, timeout_s=MODEL_TURN_S)
+        await last_answer(page).locator(".positive-feedback-off").click(timeout=UI_MS)
+        await page.locator("#submit-feedback").click(timeout=UI_MS)
+        await expect(last_answer(page).locator(".positive-feedback-on")).to_have_count(1, timeout=UI_MS)
+        await screenshot(page, ARTIFACTS, "11-carol-rated-thumbs-up")
+    finally:
+        await page.context.close()
+
+
+async def test_a_rating_given_in_the_browser_is_exported_with_its_answer(
+    carols_rating: None, db_url: str
+) -> None:
+    from agent.cli.feedback import export_records
+
+    exported = [record for record in export_records(db_url) if record["user"] == "carol"]
+    assert len(exported) == 1, exported
+    record = exported[0]
+    assert record["rating"] == "up" and record["question"] == FIRST_QUESTION, record
+    assert CATEGORY_6MM in (record["answer"] or ""), record
+    assert record["verdict"] is not None and record["provenance"], record
