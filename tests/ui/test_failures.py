@@ -22,6 +22,7 @@ import pytest
 from agent.db import migrate
 from agent.ui.auth import add_user
 from tests.chat_client import ChatClient, login
+from tests.conftest import stop_postgres
 from tests.server import free_port, running_server
 
 pytestmark = [pytest.mark.gguf, pytest.mark.postgres]
@@ -113,7 +114,7 @@ def second_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     url = server.get_uri()
     migrate(url)
     yield server, url
-    server.cleanup()
+    stop_postgres(pgdata.resolve())
 
 
 async def ask(client: ChatClient, text: str) -> str:
