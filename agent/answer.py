@@ -86,22 +86,24 @@ def expert_messages(
     shown = enumerate(passages[:PROMPT_PASSAGES], 1)
     numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{h['text'][:PASSAGE_CHARS]}" for i, h in shown)
     numbered = numbered or "No guideline passage was found."
-    content = (
-        f"Question: {question}\n\nTool results (computed, authoritative):\n{facts}\n\n"
-        f"Guideline passages:\n{numbered}\n\n"
-        "Answer in at most 4 short sentences. State only what the tool results and passages say; cite "
-        "passages as [n]. Do not add categories, sizes or intervals that are not written above."
-    )
-    if feedback:
-        content += (
-            f"\n\nYour previous answer had unsupported statements: {feedback}. Rewrite it without them."
-        )
     # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
     # result already carries the recomputed finding, and small models copy stale figures from them.
-    # They go inside this one user turn, since some chat templates require alternating roles.
+    # Everything goes in one user turn, since some chat templates require alternating roles.
     earlier = [m["content"] for m in history if m["role"] == "user"][-2:]
-    if earlier:
-        content = "Earlier questions in this conversation: " + " | ".join(earlier) + "\n\n" + content
+    parts = [
+        f"Question: {question}",
+        *([f"Earlier questions in this conversation: {' | '.join(earlier)}"] if earlier else []),
+        f"Tool results (computed, authoritative):\n{facts}",
+        f"Guideline passages:\n{numbered}",
+        "Answer in at most 4 short sentences. State only what the tool results and passages say; cite "
+        "passages as [n]. Do not add categories, sizes or intervals that are not written above.",
+        *(
+            [f"Your previous answer had unsupported statements: {feedback}. Rewrite it without them."]
+            if feedback
+            else []
+        ),
+    ]
+    content = "\n\n".join(parts)
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
 
 
