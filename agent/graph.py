@@ -29,6 +29,7 @@ from agent.answer import (
 from agent.findings import classify, merge_inputs, missing_questions, read_findings
 from agent.gate import Gate, decision_from_dict
 from agent.state import AgentState
+from agent.tool_calls import model_tool_calls
 from agent.verify import Evidence, Verification, verify
 from experts import Expert
 from tools.classify.findings import fill_gaps
@@ -157,6 +158,19 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
             "timings_ms": timings,
         }
 
+    async def choose_tools(state: AgentState) -> dict[str, Any]:
+        start = time.perf_counter()
+        calls = await model_tool_calls(deps, state)
+        for call in calls:
+            _emit("step", name=f"tool:{call['tool']}", data=call)
+        questions = [c["question"] for c in calls if c.get("question")]
+        timings = {**state.get("timings_ms", {}), "model_tools": _ms(start)}
+        return {
+            "tool_calls": [*state.get("tool_calls", []), *calls],
+            "questions": [*state.get("questions", []), *questions],
+            "timings_ms": timings,
+        }
+
     async def draft(state: AgentState) -> dict[str, Any]:
         start = time.perf_counter()
         drafts, tokens = await _draft_all(deps, state, state["gate"]["chosen"], feedback=None)
@@ -207,7 +221,9 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "route")
     builder.add_edge("route", "gather")
-    builder.add_edge("gather", "draft")
+    builder.add_node("model_tools", choose_tools)
+    builder.add_edge("gather", "model_tools")
+    builder.add_edge("model_tools", "draft")
     builder.add_edge("draft", "verify")
     builder.add_conditional_edges("verify", after_check, ["revise", "finalize"])
     builder.add_edge("revise", "verify")
@@ -215,17 +231,34 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
     return builder.compile(checkpointer=checkpointer)
 
 
-def _evidence(state: AgentState) -> Evidence:
-    results = [
+def _outputs(state: AgentState) -> list[dict[str, Any]]:
+    return [
         c["output"]
         for c in state.get("tool_calls", [])
         if c["tool"] != "guideline_search" and c.get("output")
     ]
-    return Evidence(tool_results=results, passages=[p["text"] for p in state.get("passages", [])])
+
+
+def _is_classification(output: dict[str, Any]) -> bool:
+    return "system" in output and "guideline" in output and "citation" in output
+
+
+def _evidence(state: AgentState) -> Evidence:
+    return Evidence(tool_results=_outputs(state), passages=[p["text"] for p in state.get("passages", [])])
 
 
 def _tool_results(state: AgentState) -> list[dict[str, Any]]:
-    return _evidence(state).tool_results
+    """Classification results (category, management, citation); other tools' outputs are shown as data."""
+    return [o for o in _outputs(state) if _is_classification(o)]
+
+
+def _other_outputs(state: AgentState) -> list[str]:
+    lines = []
+    for c in state.get("tool_calls", []):
+        if c["tool"] != "guideline_search" and c.get("output") and not _is_classification(c["output"]):
+            fields = "; ".join(f"{k}: {v}" for k, v in c["output"].items())
+            lines.append(f"**{c['tool']}** ({c['via']}): {fields}")
+    return lines
 
 
 def _entailer(deps: AgentDeps) -> Callable[[list[str], list[str]], Awaitable[list[bool]]]:
@@ -339,11 +372,12 @@ def _finalize(deps: AgentDeps, state: AgentState) -> dict[str, Any]:
     still_failing = any(v["needs_revision"] for v in per_expert.values())
     fallback = bool(per_expert) and (still_failing or not model_text)
     decided = [r for r in results if r.get("category") or r.get("not_applicable")]
+    other = _other_outputs(state)
 
-    if not decided and not passages:
+    if not decided and not passages and not other:
         answer, verdict = cannot_answer(questions), "unverified"
     else:
-        parts = [grounded_answer(results, passages if fallback or not per_expert else [])]
+        parts = [*other, grounded_answer(results, passages if fallback or not per_expert else [])]
         if model_text and not fallback:
             parts.append(model_text)
         if questions:

@@ -79,6 +79,9 @@ class Evidence:
     def tool_text(self) -> str:
         parts = []
         for r in self.tool_results:
+            if "category" not in r:  # another kind of tool: all of its output is evidence
+                parts.append(" ".join(f"{k} {v}" for k, v in r.items()))
+                continue
             parts += [str(r.get("category") or ""), str(r.get("management") or ""), str(r.get("risk") or "")]
             parts += [str(x) for x in r.get("rationale", [])]
             parts += [f"{k} {v}" for k, v in (r.get("inputs") or {}).items()]

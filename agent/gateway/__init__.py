@@ -139,6 +139,26 @@ class Gateway:
             raise ValueError(f"model {alias!r} returned JSON that is not an object")
         return value
 
+    async def acall_tools(
+        self, alias: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], **params: Any
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Let a model with native tool calling choose tools; returns (name, arguments) pairs, unvalidated."""
+        self.config.entries(alias)
+        start = time.perf_counter()
+        response = await self.router.acompletion(
+            model=alias, messages=messages, tools=tools, tool_choice="auto", **params
+        )
+        usage = getattr(response, "usage", None)
+        _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start)
+        calls = []
+        for call in response.choices[0].message.tool_calls or []:
+            try:
+                arguments = json.loads(call.function.arguments or "{}")
+            except json.JSONDecodeError:
+                arguments = None
+            calls.append((call.function.name, arguments if isinstance(arguments, dict) else {}))
+        return calls
+
     # -- embeddings --------------------------------------------------------------------------
     async def aembed(self, alias: str, texts: list[str]) -> list[list[float]]:
         """Embed texts with the model behind `alias` (default: the bundled MiniLM)."""

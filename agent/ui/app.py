@@ -208,7 +208,10 @@ async def on_message(message: cl.Message) -> None:
             "⚠ The language model did not respond, so this answer comes only from the classification tools and "
             f"the guideline library.\n\n{content}"
         )
-    content += f"\n\n*Verification: {verification_line(result.verification)}*"
+    models = result.provenance["models"]
+    drafting = sorted({model or e["model"] for e in result.provenance["experts"]})
+    shown = ", ".join(f"{alias} ({models.get(alias, {}).get('model', '?')})" for alias in drafting)
+    content += f"\n\n*Verification: {verification_line(result.verification)} · model: {shown}*"
     answer.content = content
     answer.elements = source_elements(result.citations)  # type: ignore[assignment]
     await answer.send()
