@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-PASSAGE_CHARS = 600  # per passage in prompts: enough for a guideline paragraph, cheap to process
+PASSAGE_CHARS = 450  # per passage in prompts: a guideline paragraph; prompt evaluation dominates CPU overhead
 PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
 MIN_SIMILARITY = 0.35  # a passage below this cosine similarity is not evidence for the question
 MIN_SIMILARITY_WITH_KEYWORDS = 0.25

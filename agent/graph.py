@@ -202,7 +202,7 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
             problems = "; ".join(
                 c["text"] for c in v["claims"] if c["status"] in ("unsupported", "contradicted")
             )
-            new, n = await _draft_all(deps, state, [name], feedback=problems[:600] or "too little support")
+            new, n = await _draft_all(deps, state, [name], feedback=problems[:300] or "too little support")
             drafts.update(new)
             tokens += n
         timings = {**state.get("timings_ms", {})}
