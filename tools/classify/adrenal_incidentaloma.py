@@ -26,14 +26,21 @@ Category labels (stable, human-readable; the white paper has no categories):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.classify._extract import add_path_needs, put, read_yes_no, settle_yes_no
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.text import find_measurements, find_negated_term, find_term, word_number
+from tools.classify.text import (
+    clause_before,
+    find_measurements,
+    find_negated_term,
+    find_phase_hu,
+    find_term,
+    word_number,
+)
 from tools.registry import tool
 
 GUIDELINE = "ACR Incidental Findings Committee adrenal white paper (2017)"
@@ -171,16 +178,6 @@ def washouts(u: float | None, e: float | None, d: float | None) -> dict[str, Fra
 
 # --- extraction ---------------------------------------------------------------------------------
 
-_HU_VALUE = re.compile(
-    r"(?<![\w.])([-−–]\s?)?(\d+(?:\.\d+)?)\s*(?:HU\b|H\.U\.|hounsfield units?\b)", re.IGNORECASE
-)
-_NOT_A_VALUE_BEFORE = re.compile(
-    r"(?:\d\s*(?:[-–/,]|to|and|or)\s*|[<>≤≥]\s*|(?:less|greater|more|lower|higher) than\s*|"
-    r"(?:under|over|below|above|up to)\s+)$",
-    re.IGNORECASE,
-)
-_SEGMENT_BREAK = re.compile(r"\.(?!\d)|[;,\n]|\band\b|\bbut\b|\bwhile\b|\bwhereas\b|\bwith\b", re.IGNORECASE)
-_SENTENCE_BREAK = re.compile(r"\.(?!\d)|[;\n]")  # a decimal point is not a full stop
 ADRENAL_PHASES: dict[str, re.Pattern[str]] = {
     "unenhanced_hu": re.compile(
         r"\b(?:un-?enhanced|non-?enhanced|non-?contrast(?:ed)?|pre-?contrast|without contrast|native)\b",
@@ -193,76 +190,6 @@ ADRENAL_PHASES: dict[str, re.Pattern[str]] = {
     ),
     "delayed_hu": re.compile(r"\b(?:delayed|15[- ]?min(?:ute)?s?)\b", re.IGNORECASE),
 }
-
-
-def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in pattern.finditer(text)]
-
-
-def _pieces(text: str, breaks: re.Pattern[str]) -> list[tuple[int, int]]:
-    """Split text into (start, end) pieces at the break pattern."""
-    pieces, start = [], 0
-    for m in breaks.finditer(text):
-        pieces.append((start, m.start()))
-        start = m.end()
-    pieces.append((start, len(text)))
-    return pieces
-
-
-def _phases_in(text: str, start: int, end: int, phases: dict[str, re.Pattern[str]]) -> set[str]:
-    return {name for name, pattern in phases.items() if pattern.search(text, start, end)}
-
-
-def find_phase_hu(
-    text: str, phases: dict[str, re.Pattern[str]], skip: Iterable[tuple[int, int]] = ()
-) -> tuple[dict[str, tuple[float, str]], set[str]]:
-    """Read "<n> HU" values and the CT phase each belongs to; return (field -> (HU, evidence), ambiguous fields).
-
-    A value belongs to a phase when exactly one phase word shares its clause, or, failing that, when its
-    sentence names exactly one phase and holds no other unassigned value. Ranges, bounds ("< 10 HU") and
-    lists ("35 and 90 HU") are not values; conflicting values for one phase make that phase ambiguous.
-    """
-    skip = list(skip)
-    values: dict[str, dict[float, str]] = {}
-    ambiguous: set[str] = set()
-    clauses = _pieces(text, _SEGMENT_BREAK)
-    sentences = _pieces(text, _SENTENCE_BREAK)
-    pending: list[tuple[int, float, str]] = []
-    for m in _HU_VALUE.finditer(text):
-        if any(s <= m.start() < e for s, e in skip):
-            continue
-        if _NOT_A_VALUE_BEFORE.search(text, max(0, m.start() - 20), m.start()):
-            ambiguous |= _phases_in(text, *_enclosing(clauses, m.start()), phases)
-            continue
-        value = float(m.group(2)) * (-1 if m.group(1) else 1)
-        found = _phases_in(text, *_enclosing(clauses, m.start()), phases)
-        if len(found) == 1:
-            values.setdefault(found.pop(), {})[value] = m.group(0).strip()
-        elif len(found) > 1:
-            ambiguous |= found
-        else:
-            pending.append((m.start(), value, m.group(0).strip()))
-    for start, value, evidence in pending:
-        s, e = _enclosing(sentences, start)
-        siblings = [p for p in pending if s <= p[0] < e]
-        found = _phases_in(text, s, e, phases)
-        if len(found) == 1 and len(siblings) == 1:
-            values.setdefault(found.pop(), {})[value] = evidence
-    result = {}
-    for name, by_value in values.items():
-        if len(by_value) == 1 and name not in ambiguous:
-            ((value, evidence),) = by_value.items()
-            result[name] = (value, evidence)
-        else:
-            ambiguous.add(name)
-    return result, ambiguous
-
-
-def _enclosing(pieces: list[tuple[int, int]], pos: int) -> tuple[int, int]:
-    for start, end in pieces:
-        if start <= pos <= end:
-            return start, end
-    return 0, 0
 
 
 _WASHOUT_PCT = {
@@ -328,36 +255,14 @@ _NOT_ADULT = (r"\bchild(?:ren)?\b", r"\bp(?:a)?ediatric\b", r"\binfant\b", r"\bn
 
 
 def _not_hedged(text: str, m: re.Match[str]) -> bool:
-    clause = _SEGMENT_BREAK.split(text[max(0, m.start() - 40) : m.start()])[-1]
-    return not _HEDGE.search(clause)
-
-
-def clause_evidence(text: str, m: re.Match[str]) -> str:
-    """The match with the start of its clause, so a negation ("no ... fat") shows in the evidence."""
-    clause = _SEGMENT_BREAK.split(text[max(0, m.start() - 30) : m.start()])[-1]
-    return (clause + m.group(0)).strip()
-
-
-def _put(found: Extraction, name: str, value: object, evidence: str) -> None:
-    found.inputs[name] = value
-    found.evidence[name] = evidence
-
-
-def _read_bool(text: str, found: Extraction, name: str, terms: Iterable[str]) -> None:
-    """Present and not negated -> True; only negated -> False; both -> undetermined."""
-    terms = tuple(terms)
-    yes, no = find_term(text, terms), find_negated_term(text, terms)
-    if yes and no:
-        found.undetermined.append(name)
-    elif (m := yes or no) is not None:
-        _put(found, name, yes is not None, clause_evidence(text, m))
+    return not _HEDGE.search(clause_before(text, m.start(), window=40))
 
 
 def _read_size(text: str, found: Extraction) -> None:
     sizes = {m.longest_mm: m.text.strip() for m in find_measurements(text)}
     if len(sizes) == 1:
         ((size, evidence),) = sizes.items()
-        _put(found, "size_mm", size, evidence)
+        put(found, "size_mm", size, evidence)
     else:
         found.undetermined.append("size_mm")  # none, or several sizes: never pick one
 
@@ -376,12 +281,12 @@ def _read_prior(text: str, found: Extraction) -> None:
             found.undetermined.append("prior_imaging")
         return
     ((kind, m),) = kinds.items()
-    _put(found, "prior_imaging", kind, m.group(0))
+    put(found, "prior_imaging", kind, m.group(0))
     if kind == "stable":
         durations = {_months(d) for d in _DURATION.finditer(text)} - {None}
         if len(durations) == 1:
             d = _DURATION.search(text)
-            _put(found, "stable_months", durations.pop(), d.group(0) if d else "")
+            put(found, "stable_months", durations.pop(), d.group(0) if d else "")
 
 
 def _months(m: re.Match[str]) -> float | None:
@@ -396,10 +301,7 @@ def _read_cancer(text: str, found: Extraction) -> None:
     no = find_negated_term(text, _CANCER_YES) or find_term(
         text, (rf"\bno\s+(?:known\s+)?(?:history\s+of\s+)?{_CANCER_WORDS}",), allow_negated=True
     )
-    if yes and no:
-        found.undetermined.append("cancer_history")
-    elif (m := yes or no) is not None:
-        _put(found, "cancer_history", yes is not None, clause_evidence(text, m))
+    settle_yes_no(text, found, "cancer_history", yes, no)
 
 
 def extract(text: str) -> Extraction:
@@ -408,16 +310,16 @@ def extract(text: str) -> Extraction:
     _read_size(text, found)
     hu, ambiguous = find_phase_hu(text, ADRENAL_PHASES)
     for name, (value, evidence) in hu.items():
-        _put(found, name, value, evidence)
+        put(found, name, value, evidence)
     found.undetermined.extend(sorted(ambiguous))
     for name, pattern in _WASHOUT_PCT.items():
         pcts = {float(m.group(1)): m.group(0) for m in pattern.finditer(text)}
         if len(pcts) == 1:
             ((pct, evidence),) = pcts.items()
-            _put(found, name, pct, evidence)
-    _read_bool(text, found, "macroscopic_fat", _FAT)
+            put(found, name, pct, evidence)
+    read_yes_no(text, found, "macroscopic_fat", _FAT)
     if _CHEMICAL_SHIFT.search(text):
-        _read_bool(text, found, "chemical_shift_signal_loss", _SIGNAL_LOSS)
+        read_yes_no(text, found, "chemical_shift_signal_loss", _SIGNAL_LOSS)
     appearances = {}
     for kind, terms in _BENIGN_APPEARANCES.items():
         m = find_term(text, terms)
@@ -425,28 +327,17 @@ def extract(text: str) -> Extraction:
             appearances[kind] = m.group(0)
     if len(appearances) == 1:
         ((kind, evidence),) = appearances.items()
-        _put(found, "benign_appearance", kind, evidence)
+        put(found, "benign_appearance", kind, evidence)
     _read_prior(text, found)
     _read_cancer(text, found)
     m = find_term(text, (r"\bincidental(?:ly)?\b",))
     if m:
-        _put(found, "incidental", True, m.group(0))
+        put(found, "incidental", True, m.group(0))
     m = find_term(text, _NOT_ADULT)
     if m:
-        _put(found, "adult", False, m.group(0))
-    _add_path_needs(found)
+        put(found, "adult", False, m.group(0))
+    add_path_needs(found, AdrenalInput, classify)
     return found
-
-
-def _add_path_needs(found: Extraction) -> None:
-    """Add the fields the classification still needs (its `missing` list) to `undetermined`."""
-    try:
-        inp = AdrenalInput.model_validate(found.inputs)
-    except ValueError:
-        return
-    for name in classify(inp).missing:
-        if name not in found.undetermined:
-            found.undetermined.append(name)
 
 
 # --- classification -----------------------------------------------------------------------------

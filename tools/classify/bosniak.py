@@ -26,13 +26,13 @@ Category spellings: "I", "II", "IIF", "III", "IV".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from tools.classify._decide import Need, explore, need, reject_bool, round_half_up
+from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, is_negated, word_number
 from tools.registry import tool
@@ -66,24 +66,12 @@ _CT_PHASES = ("noncontrast", "portal_venous", "renal_mass_protocol")
 _MRI_PHASES = ("noncontrast", "contrast_enhanced")
 
 
-def _reject_bool(value: Any) -> Any:
-    """Refuse true/false where a number is expected (pydantic would read True as 1)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not a boolean")
-    return value
-
-
-_Number = Annotated[float, BeforeValidator(_reject_bool)]
-
-
-def _whole(value: float) -> int:
-    """Round half up to a whole unit (mm or HU)."""
-    return int(Decimal(str(value)).quantize(Decimal("1"), ROUND_HALF_UP))
+_Number = Annotated[float, BeforeValidator(reject_bool)]
 
 
 def _thickness(mm: float) -> str:
     """Bosniak 2019: thin <=2 mm, minimally thickened 3 mm, thick >=4 mm (after rounding to whole mm)."""
-    whole = _whole(mm)
+    whole = round_half_up(mm)
     return "thin" if whole <= 2 else "minimally_thickened" if whole == 3 else "thick"
 
 
@@ -113,7 +101,7 @@ class BosniakInput(BaseModel):
     )
     wall_enhancing: bool | None = Field(default=None, description="The wall enhances.")
     septa: SeptaAmount | None = Field(default=None, description="Septa: none, few (1-3) or many (>=4).")
-    septa_count: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+    septa_count: Annotated[int, BeforeValidator(reject_bool)] | None = Field(
         default=None,
         ge=0,
         le=100,
@@ -230,24 +218,7 @@ class BosniakInput(BaseModel):
         return self
 
 
-# --- decision helpers (lazily read inputs, try every value of an unknown enumerable one) -----------
-
-
-class _Need(Exception):
-    """A rule read inputs that were not given."""
-
-    def __init__(self, *fields: str):
-        super().__init__(", ".join(fields))
-        self.fields = fields
-
-
-def _need(values: dict[str, Any], *keys: str) -> Any:
-    """Return the given inputs, or raise _Need naming every one of `keys` that is missing."""
-    absent = [k for k in keys if values.get(k) is None]
-    if absent:
-        raise _Need(*absent)
-    found = [values[k] for k in keys]
-    return found[0] if len(found) == 1 else found
+# --- outcome (rules read inputs lazily; `explore` tries every value of an unknown enumerable one) ----
 
 
 @dataclass(frozen=True)
@@ -262,44 +233,6 @@ class _Outcome:
     @property
     def key(self) -> tuple[str, str | None]:
         return (self.kind, self.category)
-
-
-def _explore(
-    evaluate: Callable[[dict[str, Any]], _Outcome],
-    values: dict[str, Any],
-    choices: dict[str, tuple[Any, ...]],
-    limit: int = 512,
-) -> tuple[list[tuple[dict[str, Any], _Outcome]], list[str], bool]:
-    """Evaluate with every value of each needed-but-missing enumerable input (depth first, first choice first).
-
-    Returns the outcomes with the values assumed for them; the inputs needed along the first-choice path
-    (the gate inputs to ask for now: details under other values are asked once the gate is answered);
-    and whether the answer is undecided because a branch needed an input that cannot be enumerated.
-    Stops early once the first-choice path is done and the answer is known to be undecided.
-    """
-    outcomes: list[tuple[dict[str, Any], _Outcome]] = []
-    needed: list[str] = []
-    stuck = first_path_done = False
-    pending: list[dict[str, Any]] = [{}]
-    while pending and limit > 0:
-        if first_path_done and (stuck or len({o.key for _, o in outcomes}) > 1):
-            break
-        limit -= 1
-        assumed = pending.pop()
-        on_first_path = all(choices[k][0] == v for k, v in assumed.items())
-        try:
-            outcomes.append((assumed, evaluate({**values, **assumed})))
-            first_path_done = first_path_done or on_first_path
-        except _Need as need:
-            if on_first_path:
-                needed += [f for f in need.fields if f not in needed]
-            if all(f in choices for f in need.fields):
-                first = need.fields[0]
-                pending.extend({**assumed, first: c} for c in reversed(choices[first]))
-            else:
-                stuck = True
-                first_path_done = first_path_done or on_first_path
-    return outcomes, needed, stuck or bool(pending)
 
 
 # --- class definitions (Silverman et al. 2019) ----------------------------------------------------
@@ -324,31 +257,31 @@ _MED_CAVEAT = (
 
 def _nodule_or_irregularity(v: dict[str, Any]) -> str | None:
     """'nodule', 'irregular' or None for an enhancing protrusion (a nonenhancing one is not tissue)."""
-    if not _need(v, "protrusion") or not _need(v, "protrusion_enhancing"):
+    if not need(v, "protrusion") or not need(v, "protrusion_enhancing"):
         return None
     if v["protrusion_margins"] == "acute":
         return "nodule"
     if v["protrusion_mm"] is None:
-        raise _Need("protrusion_mm", *(["protrusion_margins"] if v["protrusion_margins"] is None else []))
-    if _whole(v["protrusion_mm"]) >= 4:
+        raise Need("protrusion_mm", *(["protrusion_margins"] if v["protrusion_margins"] is None else []))
+    if round_half_up(v["protrusion_mm"]) >= 4:
         return "nodule"
-    _need(v, "protrusion_margins")
+    need(v, "protrusion_margins")
     return "irregular"  # <=3 mm with obtuse margins
 
 
 def _wall_and_septa(v: dict[str, Any]) -> tuple[str, str, str | None, bool | None]:
-    wall, septa = _need(v, "wall_thickness", "septa")
-    septa_thickness = _need(v, "septa_thickness") if septa != "none" else None
+    wall, septa = need(v, "wall_thickness", "septa")
+    septa_thickness = need(v, "septa_thickness") if septa != "none" else None
     septa_enhancing = None
     # Few thin septa are class II whether or not they enhance; every other septum needs its enhancement.
     if septa != "none" and not (septa == "few" and septa_thickness == "thin"):
-        septa_enhancing = _need(v, "septa_enhancing")
+        septa_enhancing = need(v, "septa_enhancing")
     return wall, septa, septa_thickness, septa_enhancing
 
 
 def _evaluate(v: dict[str, Any]) -> _Outcome:
     if v["too_small_to_characterize"] is True:
-        if _need(v, "modality") == "ct":
+        if need(v, "modality") == "ct":
             return _Outcome(
                 "II", "Class II (CT type 6): homogeneous low-attenuation mass too small to characterise"
             )
@@ -365,7 +298,7 @@ def _evaluate(v: dict[str, Any]) -> _Outcome:
     if protrusion == "irregular":
         return _Outcome("III", "Class III: enhancing irregular wall or septum (<=3 mm obtuse protrusion)")
     wall, septa, septa_thickness, septa_enhancing = _wall_and_septa(v)
-    wall_enhancing = _need(v, "wall_enhancing") if wall != "thin" else v["wall_enhancing"]
+    wall_enhancing = need(v, "wall_enhancing") if wall != "thin" else v["wall_enhancing"]
     if wall == "thick" and wall_enhancing:
         return _Outcome("III", "Class III: enhancing thick (>=4 mm) wall")
     if septa_thickness == "thick" and septa_enhancing:
@@ -376,7 +309,7 @@ def _evaluate(v: dict[str, Any]) -> _Outcome:
         return _Outcome("IIF", "Class IIF: smooth minimally thickened (3 mm) enhancing septum/septa")
     if septa == "many" and septa_enhancing:
         return _Outcome("IIF", "Class IIF: many (>=4) smooth thin enhancing septa")
-    if v["t1_signal"] == "heterogeneous_hyperintense" and _need(v, "modality") == "mri":
+    if v["t1_signal"] == "heterogeneous_hyperintense" and need(v, "modality") == "mri":
         return _Outcome("IIF", "Class IIF (MRI): heterogeneously hyperintense on unenhanced fat-saturated T1")
     if wall != "thin":
         return _Outcome(None, f"Nonenhancing {wall.replace('_', ' ')} wall: {_UNDEFINED}", "not_determined")
@@ -395,7 +328,7 @@ def _septated(v: dict[str, Any], septa: str, thickness: str | None) -> _Outcome:
             "II",
             "Class II (type 1): thin smooth wall, few (1-3) thin septa (may enhance); calcification allowed",
         )
-    if _need(v, "modality") == "mri":
+    if need(v, "modality") == "mri":
         return _Outcome("II", "Class II (MRI type 1): thin nonenhancing septa, any number")
     return _Outcome(None, f"Many (>=4) thin nonenhancing septa on CT: {_UNDEFINED}", "not_determined")
 
@@ -407,20 +340,20 @@ def _class_i_or_ii(v: dict[str, Any], fluid: str) -> _Outcome:
 
 
 def _homogeneous(v: dict[str, Any]) -> _Outcome:
-    modality = _need(v, "modality")
-    if not _need(v, "homogeneous"):
+    modality = need(v, "modality")
+    if not need(v, "homogeneous"):
         return _Outcome(
             None, f"Heterogeneous contents without septa or wall features: {_UNDEFINED}", "not_determined"
         )
     if modality == "ct":
         return _ct_homogeneous(v)
-    if _need(v, "t2_signal") == "csf_like":
-        if _need(v, "phase") == "contrast_enhanced":
+    if need(v, "t2_signal") == "csf_like":
+        if need(v, "phase") == "contrast_enhanced":
             return _class_i_or_ii(v, "homogeneous fluid signal like CSF at contrast-enhanced MRI")
         return _Outcome(
             "II", "Class II (MRI type 2): homogeneous markedly T2-hyperintense (CSF-like) at noncontrast MRI"
         )
-    if _need(v, "t1_signal") == "homogeneous_markedly_hyperintense":
+    if need(v, "t1_signal") == "homogeneous_markedly_hyperintense":
         return _Outcome(
             "II", "Class II (MRI type 3): homogeneous markedly T1-hyperintense (about >=2.5x parenchyma)"
         )
@@ -432,8 +365,8 @@ def _homogeneous(v: dict[str, Any]) -> _Outcome:
 
 
 def _ct_homogeneous(v: dict[str, Any]) -> _Outcome:
-    hu, phase = _need(v, "attenuation_hu", "phase")
-    hu = _whole(hu)
+    hu, phase = need(v, "attenuation_hu", "phase")
+    hu = round_half_up(hu)
     if hu < -9:
         return _Outcome(
             None, f"{hu} HU is below the -9 to 20 HU simple-fluid range: {_UNDEFINED}", "not_determined"
@@ -452,7 +385,7 @@ def _ct_homogeneous(v: dict[str, Any]) -> _Outcome:
         if hu <= 30:
             return _Outcome("II", f"Class II (CT type 5): homogeneous 21-30 HU ({hu} HU) at portal-venous CT")
         return _indeterminate(f"Homogeneous >30 HU ({hu} HU) at portal-venous CT")
-    if _need(v, "mass_enhancing"):
+    if need(v, "mass_enhancing"):
         return _Outcome(None, "Homogeneous enhancing mass: a solid mass, not a cystic mass", "not_applicable")
     return _Outcome(
         "II", f"Class II (CT type 3): homogeneous nonenhancing >20 HU ({hu} HU) at renal-mass-protocol CT"
@@ -564,7 +497,7 @@ def _decide(inp: BosniakInput) -> ClassificationResult:
     used.update(
         {k: values[k] for k in ("modality", "wall_thickness", "septa", "septa_thickness") if values[k]}
     )
-    outcomes, needed, stuck = _explore(_evaluate, values, _CHOICES)
+    outcomes, needed, stuck = explore(_evaluate, values, _CHOICES, limit=512)
     keys = {o.key for _, o in outcomes}
     if stuck or len(keys) != 1:
         classes = sorted({o.category or o.kind.replace("_", " ") for _, o in outcomes})
@@ -708,62 +641,12 @@ _PERCENT = (
 _Found = list[tuple[Any, int, int]]
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
-    window = text[max(0, start - 40) : start]
-    cut = max(window.rfind(c) for c in ".;,\n")
-    if cut < 0 and start > 40:
-        cut = window.find(" ")  # do not start mid-word
-    return text[start - len(window) + cut + 1 : end].strip()
+class _Reader(Reading):
+    """A Reading over the text with "non-" prefixes joined, plus the spans whose sizes are already used."""
 
-
-@dataclass
-class _Reader:
-    """Accumulates what the text states: values, their evidence, and fields the text leaves unsettled."""
-
-    text: str
-    norm: str = ""
-    inputs: dict[str, Any] = field(default_factory=dict)
-    evidence: dict[str, str] = field(default_factory=dict)
-    unsettled: set[str] = field(default_factory=set)
-    sized_spans: list[tuple[int, int]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.norm = _NON_PREFIX.sub("non_", self.text)
-
-    def put(self, key: str, value: Any, start: int, end: int) -> None:
-        self.inputs[key] = value
-        self.evidence[key] = _snippet(self.text, start, end)
-
-    def one(self, key: str, found: _Found) -> None:
-        """Set `key` when every mention agrees; conflicting mentions leave it unsettled."""
-        if not found:
-            return
-        if len({value for value, _, _ in found}) > 1:
-            self.unsettled.add(key)
-            return
-        value, start, end = found[0]
-        self.put(key, value, start, end)
-
-    def matches(self, patterns: Iterable[str], *, negated: bool | None = False) -> list[re.Match[str]]:
-        """Matches of any pattern: stated ones (negated=False), negated ones (True) or all (None)."""
-        found = [m for p in patterns for m in re.finditer(p, self.norm, _I)]
-        return [m for m in found if negated is None or is_negated(self.norm, m.start()) == negated]
-
-    def finish(self) -> Extraction:
-        """Validate what was read and ask the classifier which needed fields are still open."""
-        inputs = {k: self.inputs[k] for k in BosniakInput.model_fields if k in self.inputs}
-        try:
-            missing = _decide(BosniakInput.model_validate(inputs)).missing
-        except ValidationError as exc:
-            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            for key in bad or set(inputs):
-                inputs.pop(key, None)
-                self.unsettled.add(key)
-            missing = _decide(BosniakInput.model_validate(inputs)).missing
-        evidence = {k: v for k, v in self.evidence.items() if k in inputs}
-        undetermined = sorted(set(missing) | self.unsettled)
-        return Extraction(system="bosniak", inputs=inputs, evidence=evidence, undetermined=undetermined)
+    def __init__(self, text: str) -> None:
+        super().__init__(text, _NON_PREFIX.sub("non_", text))
+        self.sized_spans: list[tuple[int, int]] = []
 
 
 @dataclass(frozen=True)
@@ -864,14 +747,14 @@ def _read_layer(r: _Reader, phrases: list[_Phrase], prefix: str) -> None:
                 r.unsettled.add(f"{prefix}_thickness")
         if (enh := p.enhancing()) is not None:
             enhancing.append((enh, p.start, p.end + len(p.tail)))
-    r.one(f"{prefix}_thickness_mm", sizes)
+    r.settle_spans(f"{prefix}_thickness_mm", sizes)
     mm = r.inputs.get(f"{prefix}_thickness_mm")
     if mm is not None and any(word != _thickness(mm) for word, _, _ in words):
         r.inputs.pop(f"{prefix}_thickness_mm")
         r.unsettled.add(f"{prefix}_thickness")
     elif mm is None:
-        r.one(f"{prefix}_thickness", words)
-    r.one(f"{prefix}_enhancing", enhancing)
+        r.settle_spans(f"{prefix}_thickness", words)
+    r.settle_spans(f"{prefix}_enhancing", enhancing)
 
 
 def _read_septa(r: _Reader) -> None:
@@ -895,9 +778,9 @@ def _read_septa(r: _Reader) -> None:
     counts += [
         (0, m.start(), m.end()) for m in r.matches((r"\b(?:non_?septated|unseptated)\b",), negated=None)
     ]
-    r.one("septa_count", counts)
+    r.settle_spans("septa_count", counts)
     if "septa_count" not in r.inputs:
-        r.one("septa", amounts)
+        r.settle_spans("septa", amounts)
     if r.inputs.get("septa_count") != 0 and r.inputs.get("septa") != "none":
         _read_layer(r, [p for p in phrases if not p.negated], "septa")
 
@@ -933,17 +816,17 @@ def _read_protrusion(r: _Reader) -> None:
     if r.matches((r"\bsmooth\b",)):
         irregularity_excluded = True
     if present:
-        r.one("protrusion", present[:1])
-        r.one("protrusion_mm", sizes)
-        r.one("protrusion_margins", margins)
-        r.one("protrusion_enhancing", enhancing)
+        r.settle_spans("protrusion", present[:1])
+        r.settle_spans("protrusion_mm", sizes)
+        r.settle_spans("protrusion_margins", margins)
+        r.settle_spans("protrusion_enhancing", enhancing)
     elif nodule_excluded and irregularity_excluded:
         m = r.matches((_NODULE.pattern,), negated=True)[0]
         r.put("protrusion", False, m.start(), m.end())
 
 
 def _read_exam(r: _Reader) -> None:
-    r.one(
+    r.settle_spans(
         "modality",
         [(k, m.start(), m.end()) for k, ps in _MODALITY.items() for m in r.matches(ps, negated=None)],
     )
@@ -955,7 +838,7 @@ def _read_exam(r: _Reader) -> None:
     else:
         if modality != "mri":
             phases.pop("contrast_enhanced")  # "contrast-enhanced CT" does not name the CT phase
-        r.one("phase", [(k, m.start(), m.end()) for k, ms in phases.items() for m in ms])
+        r.settle_spans("phase", [(k, m.start(), m.end()) for k, ms in phases.items() for m in ms])
     if _HU_RANGE.search(r.norm):
         r.unsettled.add("attenuation_hu")
     else:
@@ -963,13 +846,13 @@ def _read_exam(r: _Reader) -> None:
         if any(_BOUND.search(r.norm[max(0, s - 14) : s]) for _, s, _ in values):
             r.unsettled.add("attenuation_hu")
         else:
-            r.one("attenuation_hu", values)
+            r.settle_spans("attenuation_hu", values)
     homogeneous = [(True, m.start(), m.end()) for m in r.matches((r"\bhomogeneous(?:ly)?\b",))]
     homogeneous += [(False, m.start(), m.end()) for m in r.matches((r"\bheterogeneous(?:ly)?\b",))]
-    r.one("homogeneous", homogeneous)
+    r.settle_spans("homogeneous", homogeneous)
     enhancing = [(False, m.start(), m.end()) for m in r.matches(_NOT_ENHANCING, negated=None)]
     enhancing += [(True, m.start(), m.end()) for m in r.matches(_ENHANCING_MASS)]
-    r.one("mass_enhancing", enhancing)
+    r.settle_spans("mass_enhancing", enhancing)
 
 
 def _read_signal(r: _Reader) -> None:
@@ -997,7 +880,7 @@ def _read_context(r: _Reader) -> None:
                 r"\b(?:thick|nodular|coarse|chunky)\b", r.norm[max(0, m.start() - 20) : m.start()], _I
             )
             calcification.append(("thick_or_nodular" if coarse else "present", m.start(), m.end()))
-    r.one("calcification", calcification)
+    r.settle_spans("calcification", calcification)
     small = r.matches((r"\btoo\s+small\s+to\s+(?:be\s+)?characteri[sz]ed?\b", r"\bTSTC\b"))
     if small:
         r.put("too_small_to_characterize", True, small[0].start(), small[0].end())
@@ -1005,13 +888,13 @@ def _read_context(r: _Reader) -> None:
         if found := r.matches(patterns):
             r.put("excluded_condition", value, found[0].start(), found[0].end())
     percent = [(float(m.group(1)), m.start(), m.end()) for p in _PERCENT for m in re.finditer(p, r.norm, _I)]
-    r.one("enhancing_tissue_percent", percent)
+    r.settle_spans("enhancing_tissue_percent", percent)
     intrarenal = [
         (True, m.start(), m.end())
         for m in r.matches((r"\b(?:totally\s+|completely\s+|entirely\s+)?intrarenal\b",))
     ]
     intrarenal += [(False, m.start(), m.end()) for m in r.matches((r"\bexophytic\b",))]
-    r.one("intrarenal", intrarenal)
+    r.settle_spans("intrarenal", intrarenal)
     sizes = [
         s
         for s in find_measurements(r.norm)
@@ -1041,7 +924,7 @@ def extract(text: str) -> Extraction:
     _read_exam(r)
     _read_signal(r)
     _read_context(r)
-    return r.finish()
+    return r.finish("bosniak", BosniakInput, _decide)
 
 
 @tool(

@@ -20,13 +20,15 @@ Category spellings: "LR-NC", "LR-TIV", "LR-1".."LR-5", "LR-M".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from tools.classify._decide import explore, need, presence_changes, reject_bool
+from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import Measurement, find_measurements, is_negated
 from tools.registry import tool
@@ -86,14 +88,7 @@ TRIGGERS: tuple[str, ...] = (
 )
 
 
-def _reject_bool(value: Any) -> Any:
-    """Refuse true/false where a number is expected (pydantic would read True as 1)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not a boolean")
-    return value
-
-
-_Mm = Annotated[float, BeforeValidator(_reject_bool), Field(gt=0, le=300)]
+_Mm = Annotated[float, BeforeValidator(reject_bool), Field(gt=0, le=300)]
 
 
 class LiRadsInput(BaseModel):
@@ -111,7 +106,7 @@ class LiRadsInput(BaseModel):
         description="Cause of cirrhosis when it matters: congenital_hepatic_fibrosis or vascular_disorder "
         "(e.g. Budd-Chiari, hereditary haemorrhagic telangiectasia) exclude LI-RADS; other = any other cause.",
     )
-    age_years: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+    age_years: Annotated[int, BeforeValidator(reject_bool)] | None = Field(
         default=None, ge=0, le=120, description="Patient age in years (LI-RADS does not apply under 18)."
     )
     not_categorizable: bool | None = Field(
@@ -237,24 +232,7 @@ _TIE_BREAK = (
 _PRESENCE_ONLY = (("threshold_growth", "threshold growth"),)
 
 
-# --- decision helpers (shared pattern: lazily read inputs, try every value of an unknown one) ------
-
-
-class _Need(Exception):
-    """A rule read inputs that were not given."""
-
-    def __init__(self, *fields: str):
-        super().__init__(", ".join(fields))
-        self.fields = fields
-
-
-def _need(values: dict[str, Any], *keys: str) -> Any:
-    """Return the given inputs, or raise _Need naming every one of `keys` that is missing."""
-    absent = [k for k in keys if values.get(k) is None]
-    if absent:
-        raise _Need(*absent)
-    found = [values[k] for k in keys]
-    return found[0] if len(found) == 1 else found
+# --- outcome (rules read inputs lazily; `explore` tries every value of an unknown enumerable one) ----
 
 
 @dataclass(frozen=True)
@@ -269,44 +247,6 @@ class _Outcome:
         return self.category
 
 
-def _explore(
-    evaluate: Callable[[dict[str, Any]], _Outcome],
-    values: dict[str, Any],
-    choices: dict[str, tuple[Any, ...]],
-    limit: int = 256,
-) -> tuple[list[tuple[dict[str, Any], _Outcome]], list[str], bool]:
-    """Evaluate with every value of each needed-but-missing enumerable input (depth first, first choice first).
-
-    Returns the outcomes with the values assumed for them; the inputs needed along the first-choice path
-    (the gate inputs to ask for now: details under other values are asked once the gate is answered);
-    and whether the answer is undecided because a branch needed an input that cannot be enumerated.
-    Stops early once the first-choice path is done and the answer is known to be undecided.
-    """
-    outcomes: list[tuple[dict[str, Any], _Outcome]] = []
-    needed: list[str] = []
-    stuck = first_path_done = False
-    pending: list[dict[str, Any]] = [{}]
-    while pending and limit > 0:
-        if first_path_done and (stuck or len({o.key for _, o in outcomes}) > 1):
-            break
-        limit -= 1
-        assumed = pending.pop()
-        on_first_path = all(choices[k][0] == v for k, v in assumed.items())
-        try:
-            outcomes.append((assumed, evaluate({**values, **assumed})))
-            first_path_done = first_path_done or on_first_path
-        except _Need as need:
-            if on_first_path:
-                needed += [f for f in need.fields if f not in needed]
-            if all(f in choices for f in need.fields):
-                first = need.fields[0]
-                pending.extend({**assumed, first: c} for c in reversed(choices[first]))
-            else:
-                stuck = True
-                first_path_done = first_path_done or on_first_path
-    return outcomes, needed, stuck or bool(pending)
-
-
 # --- the algorithm ---------------------------------------------------------------------------------
 
 
@@ -319,7 +259,7 @@ def _size_band(aphe: str, size_mm: float) -> str:
 
 
 def _table(values: dict[str, Any], aphe: str) -> _Outcome:
-    size_mm, washout, capsule = _need(values, "size_mm", "washout", "capsule")
+    size_mm, washout, capsule = need(values, "size_mm", "washout", "capsule")
     present = {"washout": washout, "capsule": capsule, "threshold_growth": values["threshold_growth"] is True}
     features = [name for name, on in present.items() if on]
     band = _size_band(aphe, size_mm)
@@ -364,7 +304,7 @@ def _evaluate(values: dict[str, Any]) -> _Outcome:
         return _Outcome(
             category, f"{category}: radiologist's definitely/probably benign criteria (before the table)"
         )
-    aphe = _need(values, "aphe")
+    aphe = need(values, "aphe")
     targetoid = (["rim_aphe"] if aphe == "rim" else []) + list(values["targetoid_features"])
     if targetoid:
         return _Outcome("LR-M", f"LR-M: targetoid mass ({', '.join(targetoid)})", {"targetoid": targetoid})
@@ -419,17 +359,10 @@ def _used_inputs(inp: LiRadsInput, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _presence_caveats(values: dict[str, Any], outcome: _Outcome) -> list[str]:
-    caveats = []
-    for name, label in _PRESENCE_ONLY:
-        if values[name] is not None:
-            continue
-        try:
-            alternative = _evaluate({**values, name: True}).category
-        except _Need:
-            continue
-        if alternative != outcome.category:
-            caveats.append(f"{name} not stated, taken as absent; {label} would make this {alternative}.")
-    return caveats
+    return [
+        f"{name} not stated, taken as absent; {label} would make this {alternative.category}."
+        for name, label, alternative in presence_changes(_evaluate, values, _PRESENCE_ONLY, outcome)
+    ]
 
 
 def _growth_lines(inp: LiRadsInput, values: dict[str, Any]) -> list[str]:
@@ -459,7 +392,7 @@ def _decide(inp: LiRadsInput) -> ClassificationResult:
     if reason is not None:
         return ClassificationResult(**base, not_applicable=reason, inputs=inp.model_dump(exclude_none=True))
     values = _values(inp)
-    outcomes, needed, stuck = _explore(_evaluate, values, _CHOICES)
+    outcomes, needed, stuck = explore(_evaluate, values, _CHOICES, limit=256)
     categories = sorted({o.category for _, o in outcomes})
     decided = not stuck and len(categories) == 1
     if not decided or inp.population is None:
@@ -514,48 +447,18 @@ _BOUND = re.compile(
 _I = re.IGNORECASE
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
-    window = text[max(0, start - 40) : start]
-    cut = max(window.rfind(c) for c in ".;,\n")
-    if cut < 0 and start > 40:
-        cut = window.find(" ")  # do not start mid-word
-    return text[start - len(window) + cut + 1 : end].strip()
+class _Reader(Reading):
+    """A Reading over the text with "non-" prefixes joined, with list fields and sizes."""
 
-
-@dataclass
-class _Reader:
-    """Accumulates what the text states: values, their evidence, and fields the text leaves unsettled."""
-
-    text: str
-    norm: str = ""
-    inputs: dict[str, Any] = field(default_factory=dict)
-    evidence: dict[str, str] = field(default_factory=dict)
-    unsettled: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.norm = _NON_PREFIX.sub("non_", self.text)
-
-    def put(self, key: str, value: Any, start: int, end: int) -> None:
-        self.inputs[key] = value
-        self.evidence[key] = _snippet(self.text, start, end)
-
-    def one(self, key: str, found: list[tuple[Any, re.Match[str]]]) -> None:
-        """Set `key` when every mention agrees; conflicting mentions leave it unsettled."""
-        if not found:
-            return
-        if len({value for value, _ in found}) > 1:
-            self.unsettled.add(key)
-            return
-        value, m = found[0]
-        self.put(key, value, m.start(), m.end())
+    def __init__(self, text: str) -> None:
+        super().__init__(text, _NON_PREFIX.sub("non_", text))
 
     def flag(self, key: str, patterns: Iterable[str]) -> None:
         """Stated -> True, only negated -> False, both -> unsettled."""
         found = [
             (not is_negated(self.norm, m.start()), m) for p in patterns for m in re.finditer(p, self.norm, _I)
         ]
-        self.one(key, found)
+        self.settle(key, found)
 
     def listed(self, key: str, table: dict[str, tuple[str, ...]]) -> None:
         """Add the non-negated items of a list field to what was already read."""
@@ -577,8 +480,8 @@ class _Reader:
         items = self.inputs.setdefault(key, [])
         if item not in items:
             items.append(item)
-            snippet = _snippet(self.text, start, end)
-            self.evidence[key] = f"{self.evidence[key]}; {snippet}" if key in self.evidence else snippet
+            quoted = snippet(self.text, start, end)
+            self.evidence[key] = f"{self.evidence[key]}; {quoted}" if key in self.evidence else quoted
 
     def sizes(self, masked: list[tuple[int, int]]) -> list[Measurement]:
         """Exact sizes outside `masked` spans; a range or a bound ('<1 cm') leaves size_mm unsettled."""
@@ -593,28 +496,6 @@ class _Reader:
             self.unsettled.add("size_mm")
             return []
         return found
-
-    def finish(
-        self, system: str, model: type[BaseModel], run: Callable[[Any], ClassificationResult]
-    ) -> Extraction:
-        """Validate what was read and ask the classifier which needed fields are still open."""
-        inputs = {k: self.inputs[k] for k in model.model_fields if k in self.inputs}
-        try:
-            missing = run(model.model_validate(inputs)).missing
-        except ValidationError as exc:
-            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            for key in bad or set(inputs):
-                inputs.pop(key, None)
-                self.evidence.pop(key, None)
-                self.unsettled.add(key)
-            missing = run(model.model_validate(inputs)).missing
-        evidence = {k: v for k, v in self.evidence.items() if k in inputs}
-        return Extraction(
-            system=system,
-            inputs=inputs,
-            evidence=evidence,
-            undetermined=sorted(set(missing) | self.unsettled),
-        )
 
 
 _POPULATION = {
@@ -720,7 +601,7 @@ def _read_population(r: _Reader) -> None:
         if m is not None and not is_negated(r.norm, m.start()):
             r.put("cirrhosis_cause", value, m.start(), m.end())
     ages = [(int(m.group(1)), m) for p in _AGE for m in re.finditer(p, r.norm, _I) if int(m.group(1)) <= 120]
-    r.one("age_years", ages)
+    r.settle("age_years", ages)
 
 
 def _read_aphe(r: _Reader) -> None:
@@ -738,7 +619,7 @@ def _read_aphe(r: _Reader) -> None:
         for m in re.finditer(p, r.norm, _I)
         if not is_negated(r.norm, m.start())
     ]
-    r.one("aphe", found)
+    r.settle("aphe", found)
 
 
 def _read_washout_capsule(r: _Reader) -> None:
@@ -750,7 +631,7 @@ def _read_washout_capsule(r: _Reader) -> None:
                 r.add("targetoid_features", "peripheral_washout", m.start(), m.end())
             continue
         washout.append((not negated, m))
-    r.one("washout", washout)
+    r.settle("washout", washout)
     capsule: list[tuple[Any, re.Match[str]]] = []
     for m in _CAPSULE.finditer(r.norm):
         negated = is_negated(r.norm, m.start())
@@ -759,7 +640,7 @@ def _read_washout_capsule(r: _Reader) -> None:
                 r.add("ancillary_malignancy", "nonenhancing_capsule", m.start(), m.end())
             continue
         capsule.append((not negated, m))
-    r.one("capsule", capsule)
+    r.settle("capsule", capsule)
 
 
 def _read_growth_and_size(r: _Reader) -> None:
@@ -792,7 +673,7 @@ def _read_growth_and_size(r: _Reader) -> None:
 
 def _read_features(r: _Reader) -> None:
     tiv = [(not is_negated(r.norm, m.start()), m) for p in _TIV for m in re.finditer(p, r.norm, _I)]
-    r.one("tumor_in_vein", tiv)
+    r.settle("tumor_in_vein", tiv)
     unclassifiable = re.search(r"\b(?:not\s+categori[sz]able|cannot\s+be\s+categori[sz]ed)\b", r.norm, _I)
     if unclassifiable is not None:  # the phrase carries its own "not": no negation check
         r.put("not_categorizable", True, unclassifiable.start(), unclassifiable.end())

@@ -26,8 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.classify._chest_text import put_nodule_size, read_nodule_type, read_screening, read_sizes
+from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse
+from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.fleischner import read_nodule_type, read_screening, read_sizes
 from tools.classify.text import Measurement, find_term
 from tools.registry import tool
 
@@ -209,9 +211,7 @@ class LungRadsInput(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LungRadsInput:
-        problems = contradictions(vars(self))
-        if problems:
-            raise ValueError("; ".join(message for _, message in problems))
+        refuse(contradictions(vars(self)))
         return self
 
 
@@ -225,12 +225,7 @@ def one_decimal(value: Decimal | float) -> Decimal:
 
 def raw_mean(values: Mapping[str, Any]) -> Decimal | None:
     """Unrounded mean diameter from the axes, or the mean diameter given."""
-    if values.get("mean_diameter_mm") is not None:
-        return Decimal(str(values["mean_diameter_mm"]))
-    long_mm, short_mm = values.get("long_axis_mm"), values.get("short_axis_mm")
-    if long_mm is None or short_mm is None:
-        return None
-    return (Decimal(str(long_mm)) + Decimal(str(short_mm))) / 2
+    return mean_of_axes(values, "mean_diameter_mm")
 
 
 def _decimal(values: Mapping[str, Any], name: str) -> Decimal | None:
@@ -299,24 +294,9 @@ def growth_from_prior(values: Mapping[str, Any]) -> Growth | None:
     )
 
 
-def contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+def contradictions(values: Mapping[str, Any]) -> Problems:
     """Impossible combinations as (fields involved, message); shared by the validator and the extractor."""
-    found: list[tuple[tuple[str, ...], str]] = []
-    long_mm, short_mm = values.get("long_axis_mm"), values.get("short_axis_mm")
-    if values.get("mean_diameter_mm") is not None and (long_mm is not None or short_mm is not None):
-        found.append(
-            (
-                ("mean_diameter_mm", "long_axis_mm", "short_axis_mm"),
-                "give mean_diameter_mm or the axes, not both",
-            )
-        )
-    if long_mm is not None and short_mm is not None and short_mm > long_mm:
-        found.append(
-            (
-                ("long_axis_mm", "short_axis_mm"),
-                f"short_axis_mm ({short_mm}) exceeds long_axis_mm ({long_mm})",
-            )
-        )
+    found = axes_problems(values, "mean_diameter_mm", "give mean_diameter_mm or the axes, not both")
     found += _type_contradictions(values)
     found += _status_contradictions(values)
     cyst = (values.get("cyst_type"), values.get("cyst_change"))
@@ -332,8 +312,8 @@ def contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str
     return found
 
 
-def _type_contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    found: list[tuple[tuple[str, ...], str]] = []
+def _type_contradictions(values: Mapping[str, Any]) -> Problems:
+    found: Problems = []
     finding, kind = values.get("finding") or "nodule", values.get("nodule_type")
     owners = {
         "nodule_type": "nodule",
@@ -374,7 +354,7 @@ def _type_contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...
     return found
 
 
-def _status_contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+def _status_contradictions(values: Mapping[str, Any]) -> Problems:
     status = values.get("status")
     priors = [n for n in ("prior_mean_diameter_mm", "prior_solid_component_mm") if values.get(n) is not None]
     if status in ("baseline", "new") and priors:
@@ -687,47 +667,21 @@ def _caveats(values: Mapping[str, Any], category: str) -> list[str]:
 
 def extract(text: str) -> Extraction:
     """Read Lung-RADS inputs from a screening finding ("new 6.5 mm solid nodule, was 5 mm 12 months ago")."""
-    inputs: dict[str, Any] = {}
-    evidence: dict[str, str] = {}
-    ambiguous: set[str] = set()
-
-    def put(name: str, reading: tuple[Any, str] | None) -> None:
-        if reading is not None:
-            inputs[name], evidence[name] = reading
-
+    found = Found()
     finding = _read_finding(text)
-    put("finding", finding)
-    kind = read_nodule_type(text, allow_subsolid=False) if not finding else None
-    if kind == "ambiguous":
-        ambiguous.add("nodule_type")
+    found.put("finding", finding)
+    found.put("nodule_type", read_nodule_type(text, allow_subsolid=False) if not finding else None)
+    _read_measurements(text, found)
+    if "prior_mean_diameter_mm" not in found.inputs and "prior_solid_component_mm" not in found.inputs:
+        found.put("status", _read_status(text))
     else:
-        put("nodule_type", kind)
-    _read_measurements(text, inputs, evidence, ambiguous)
-    if "prior_mean_diameter_mm" not in inputs and "prior_solid_component_mm" not in inputs:
-        status = _read_status(text)
-        if status == "ambiguous":
-            ambiguous.add("status")
-        else:
-            put("status", status)
-    else:
-        put("months_since_prior", _read_months(text))
-    put("screening_exam", read_screening(text))
+        found.put("months_since_prior", _read_months(text))
+    found.put("screening_exam", read_screening(text))
     for name, patterns in _FLAGS.items():
-        m = find_term(text, patterns)
-        if m:
-            inputs[name], evidence[name] = True, m.group(0)
-    _read_extras(text, inputs, evidence, ambiguous)
-    for fields, _ in contradictions(inputs):
-        for name in fields:
-            if name in inputs and name not in ("finding", "nodule_type"):
-                inputs.pop(name)
-                evidence.pop(name, None)
-                ambiguous.add(name)
-    outcome = decide(inputs)
-    undetermined = list(outcome.missing) + sorted(
-        n for n in ambiguous if n not in outcome.missing and n not in inputs
-    )
-    return Extraction(system=NAME, inputs=inputs, evidence=evidence, undetermined=undetermined)
+        found.flag(text, name, patterns)
+    _read_extras(text, found)
+    found.drop_contradictions(contradictions(found.inputs), keep=("finding", "nodule_type"))
+    return found.extraction(NAME, decide(found.inputs).missing)
 
 
 @tool(
@@ -903,18 +857,9 @@ def _mean_of(m: Measurement) -> float | None:
     return float(one_decimal(sum(Decimal(str(d)) for d in m.dims_mm) / len(m.dims_mm)))
 
 
-def _read_measurements(
-    text: str, inputs: dict[str, Any], evidence: dict[str, str], ambiguous: set[str]
-) -> None:
+def _read_measurements(text: str, found: Found) -> None:
     sizes = read_sizes(text)
-    if sizes.ambiguous:
-        ambiguous.update(("long_axis_mm", "short_axis_mm"))
-    current = sizes.current
-    if current is not None and len(current.dims_mm) == 2:
-        inputs["long_axis_mm"], inputs["short_axis_mm"] = current.longest_mm, current.shortest_mm
-        evidence["long_axis_mm"] = evidence["short_axis_mm"] = current.text
-    elif current is not None and len(current.dims_mm) == 1:
-        inputs["mean_diameter_mm"], evidence["mean_diameter_mm"] = current.dims_mm[0], current.text
+    put_nodule_size(found, sizes, single_name="mean_diameter_mm")
     for name, m in (
         ("solid_component_mm", sizes.solid_component),
         ("prior_mean_diameter_mm", sizes.prior),
@@ -922,27 +867,26 @@ def _read_measurements(
     ):
         value = _mean_of(m) if m is not None else None
         if m is not None and value is not None:
-            inputs[name], evidence[name] = value, m.text
+            found.put(name, (value, m.text))
 
 
-def _read_extras(text: str, inputs: dict[str, Any], evidence: dict[str, str], ambiguous: set[str]) -> None:
-    finding = inputs.get("finding", "nodule")
+def _read_extras(text: str, found: Found) -> None:
+    finding = found.inputs.get("finding", "nodule")
     m = _PRIOR_CATEGORY.search(text)
     if m:
-        inputs["prior_category"], evidence["prior_category"] = m.group(1).upper(), m.group(0)
+        found.put("prior_category", (m.group(1).upper(), m.group(0)))
     for value, patterns in _BENIGN:
         hit = find_term(text, patterns)
         if hit and finding == "nodule":
-            inputs["benign_feature"], evidence["benign_feature"] = value, hit.group(0)
+            found.put("benign_feature", (value, hit.group(0)))
             break
     juxta = find_term(text, _JUXTAPLEURAL)
-    if juxta and finding == "nodule" and inputs.get("nodule_type") in (None, "solid"):
+    if juxta and finding == "nodule" and found.inputs.get("nodule_type") in (None, "solid"):
         shape = find_term(text, _BENIGN_SHAPE)
         if shape:
-            inputs["juxtapleural_benign"] = True
-            evidence["juxtapleural_benign"] = f"{juxta.group(0)} ... {shape.group(0)}"
+            found.put("juxtapleural_benign", (True, f"{juxta.group(0)} ... {shape.group(0)}"))
         else:
-            ambiguous.add("juxtapleural_benign")
+            found.ambiguous.add("juxtapleural_benign")
     if finding == "airway_nodule":
         level = find_term(text, (r"\bsub-?segmental\b",))
         proximal = find_term(
@@ -957,11 +901,11 @@ def _read_extras(text: str, inputs: dict[str, Any], evidence: dict[str, str], am
             ),
         )
         if level and not proximal:
-            inputs["airway_level"], evidence["airway_level"] = "subsegmental", level.group(0)
+            found.put("airway_level", ("subsegmental", level.group(0)))
         elif proximal and not level:
-            inputs["airway_level"], evidence["airway_level"] = "segmental_or_proximal", proximal.group(0)
+            found.put("airway_level", ("segmental_or_proximal", proximal.group(0)))
     if finding == "atypical_cyst":
-        _read_cyst(text, inputs, evidence)
+        _read_cyst(text, found)
 
 
 _CYST_TYPE = (
@@ -996,14 +940,14 @@ _CYST_CHANGE = (
 )
 
 
-def _read_cyst(text: str, inputs: dict[str, Any], evidence: dict[str, str]) -> None:
+def _read_cyst(text: str, found: Found) -> None:
     for value, patterns in _CYST_TYPE:
         m = find_term(text, patterns)
         if m:
-            inputs["cyst_type"], evidence["cyst_type"] = value, m.group(0)
+            found.put("cyst_type", (value, m.group(0)))
             break
     for value, patterns in _CYST_CHANGE:
         m = find_term(text, patterns)
         if m:
-            inputs["cyst_change"], evidence["cyst_change"] = value, m.group(0)
+            found.put("cyst_change", (value, m.group(0)))
             break

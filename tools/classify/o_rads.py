@@ -20,12 +20,13 @@ ascites_or_peritoneal_nodules, shadowing. Category spellings: "0".."5".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from tools.classify._decide import explore, need, presence_changes, reject_bool
+from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, is_negated, word_number
 from tools.registry import tool
@@ -70,13 +71,6 @@ _CLASSIC_SIZED = ("hemorrhagic_cyst", "dermoid", "endometrioma")
 _EXTRA_OVARIAN = ("paraovarian_cyst", "peritoneal_inclusion_cyst", "hydrosalpinx")
 
 
-def _reject_bool(value: Any) -> Any:
-    """Refuse true/false where a number is expected (pydantic would read True as 1)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not a boolean")
-    return value
-
-
 class ORadsInput(BaseModel):
     """One adnexal lesion on ultrasound, described with the O-RADS US v2022 lexicon."""
 
@@ -97,7 +91,7 @@ class ORadsInput(BaseModel):
         description="Cyst has a solid component (element protruding >=3 mm into the lumen; papillary "
         "projections count).",
     )
-    papillary_projections: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+    papillary_projections: Annotated[int, BeforeValidator(reject_bool)] | None = Field(
         default=None,
         ge=0,
         le=50,
@@ -108,10 +102,10 @@ class ORadsInput(BaseModel):
         default=None, description="Inner wall of a cyst without solid component: smooth or irregular (<3 mm)."
     )
     outer_contour: Contour | None = Field(default=None, description="Outer contour of a solid lesion.")
-    max_diameter_mm: Annotated[float, BeforeValidator(_reject_bool)] | None = Field(
+    max_diameter_mm: Annotated[float, BeforeValidator(reject_bool)] | None = Field(
         default=None, gt=0, le=1000, description="Largest diameter of the lesion in any plane, in mm."
     )
-    color_score: Annotated[int, BeforeValidator(_reject_bool)] | None = Field(
+    color_score: Annotated[int, BeforeValidator(reject_bool)] | None = Field(
         default=None,
         ge=1,
         le=4,
@@ -145,24 +139,7 @@ class ORadsInput(BaseModel):
         return self
 
 
-# --- decision helpers (lazily read inputs, try every value of an unknown enumerable one) -----------
-
-
-class _Need(Exception):
-    """A rule read inputs that were not given."""
-
-    def __init__(self, *fields: str):
-        super().__init__(", ".join(fields))
-        self.fields = fields
-
-
-def _need(values: dict[str, Any], *keys: str) -> Any:
-    """Return the given inputs, or raise _Need naming every one of `keys` that is missing."""
-    absent = [k for k in keys if values.get(k) is None]
-    if absent:
-        raise _Need(*absent)
-    found = [values[k] for k in keys]
-    return found[0] if len(found) == 1 else found
+# --- outcome (rules read inputs lazily; `explore` tries every value of an unknown enumerable one) ----
 
 
 @dataclass(frozen=True)
@@ -175,44 +152,6 @@ class _Outcome:
     @property
     def key(self) -> str | None:
         return self.category
-
-
-def _explore(
-    evaluate: Callable[[dict[str, Any]], _Outcome],
-    values: dict[str, Any],
-    choices: dict[str, tuple[Any, ...]],
-    limit: int = 256,
-) -> tuple[list[tuple[dict[str, Any], _Outcome]], list[str], bool]:
-    """Evaluate with every value of each needed-but-missing enumerable input (depth first, first choice first).
-
-    Returns the outcomes with the values assumed for them; the inputs needed along the first-choice path
-    (the gate inputs to ask for now: details under other values are asked once the gate is answered);
-    and whether the answer is undecided because a branch needed an input that cannot be enumerated.
-    Stops early once the first-choice path is done and the answer is known to be undecided.
-    """
-    outcomes: list[tuple[dict[str, Any], _Outcome]] = []
-    needed: list[str] = []
-    stuck = first_path_done = False
-    pending: list[dict[str, Any]] = [{}]
-    while pending and limit > 0:
-        if first_path_done and (stuck or len({o.key for _, o in outcomes}) > 1):
-            break
-        limit -= 1
-        assumed = pending.pop()
-        on_first_path = all(choices[k][0] == v for k, v in assumed.items())
-        try:
-            outcomes.append((assumed, evaluate({**values, **assumed})))
-            first_path_done = first_path_done or on_first_path
-        except _Need as need:
-            if on_first_path:
-                needed += [f for f in need.fields if f not in needed]
-            if all(f in choices for f in need.fields):
-                first = need.fields[0]
-                pending.extend({**assumed, first: c} for c in reversed(choices[first]))
-            else:
-                stuck = True
-                first_path_done = first_path_done or on_first_path
-    return outcomes, needed, stuck or bool(pending)
 
 
 # --- risk stratification (O-RADS US v2022 table) ---------------------------------------------------
@@ -255,12 +194,12 @@ def _sized(d_mm: float, below: str, at_or_above: str, what: str) -> _Outcome:
 
 
 def _simple_cyst(v: dict[str, Any]) -> _Outcome:
-    d = _need(v, "max_diameter_mm")
+    d = need(v, "max_diameter_mm")
     if d >= _TEN_CM:
         return _Outcome("3", f"Simple cyst >=10 cm ({d:g} mm) -> O-RADS 3")
     if d > _THREE_CM:
         return _Outcome("2", f"Simple cyst >3 cm to <10 cm ({d:g} mm) -> O-RADS 2")
-    if _need(v, "menopausal_status") == "premenopausal":
+    if need(v, "menopausal_status") == "premenopausal":
         return _Outcome(
             "1", f"Simple cyst <=3 cm ({d:g} mm), premenopausal: follicle, normal ovary -> O-RADS 1"
         )
@@ -269,7 +208,7 @@ def _simple_cyst(v: dict[str, Any]) -> _Outcome:
 
 def _cyst_with_solid(v: dict[str, Any], kind: str) -> _Outcome:
     if kind == "unilocular_cyst":
-        projections = _need(v, "papillary_projections")
+        projections = need(v, "papillary_projections")
         if projections >= 4:
             return _Outcome(
                 "5", f"Unilocular cyst with >=4 papillary projections ({projections}) -> O-RADS 5"
@@ -278,7 +217,7 @@ def _cyst_with_solid(v: dict[str, Any], kind: str) -> _Outcome:
             "4",
             f"Unilocular cyst with solid component, {projections} (0-3) papillary projections -> O-RADS 4",
         )
-    cs = _need(v, "color_score")
+    cs = need(v, "color_score")
     name = kind.split("_")[0].capitalize()
     if cs <= 2:
         return _Outcome("4", f"{name} cyst with solid component, colour score {cs} (1-2) -> O-RADS 4")
@@ -286,25 +225,25 @@ def _cyst_with_solid(v: dict[str, Any], kind: str) -> _Outcome:
 
 
 def _cyst_without_solid(v: dict[str, Any], kind: str) -> _Outcome:
-    wall = _need(v, "inner_wall")
+    wall = need(v, "inner_wall")
     if kind == "unilocular_cyst":
         if wall == "irregular":
             return _Outcome("3", "Unilocular cyst, irregular inner wall (<3 mm), any size -> O-RADS 3")
-        return _sized(_need(v, "max_diameter_mm"), "2", "3", "Unilocular smooth non-simple cyst")
+        return _sized(need(v, "max_diameter_mm"), "2", "3", "Unilocular smooth non-simple cyst")
     if kind == "bilocular_cyst":
         if wall == "irregular":
             return _Outcome(
                 None, "Bilocular cyst with irregular inner wall: not settled in the project reference [open]"
             )
-        return _sized(_need(v, "max_diameter_mm"), "2", "3", "Bilocular smooth cyst without solid component")
+        return _sized(need(v, "max_diameter_mm"), "2", "3", "Bilocular smooth cyst without solid component")
     if wall == "irregular":
         return _Outcome(
             "4", "Multilocular cyst, irregular inner wall, any size, any colour score -> O-RADS 4"
         )
-    cs = _need(v, "color_score")
+    cs = need(v, "color_score")
     if cs == 4:
         return _Outcome("4", "Multilocular smooth cyst, colour score 4, any size -> O-RADS 4")
-    d = _need(v, "max_diameter_mm")
+    d = need(v, "max_diameter_mm")
     if d >= _TEN_CM:
         return _Outcome(
             "4", f"Multilocular smooth cyst >=10 cm ({d:g} mm), colour score {cs} (<4) -> O-RADS 4"
@@ -313,9 +252,9 @@ def _cyst_without_solid(v: dict[str, Any], kind: str) -> _Outcome:
 
 
 def _solid(v: dict[str, Any]) -> _Outcome:
-    if _need(v, "outer_contour") == "irregular":
+    if need(v, "outer_contour") == "irregular":
         return _Outcome("5", "Solid lesion with irregular outer contour, any colour score -> O-RADS 5")
-    cs = _need(v, "color_score")
+    cs = need(v, "color_score")
     shadowing = v["shadowing"] is True
     if cs == 1:
         return _Outcome("3", "Solid smooth lesion, colour score 1 -> O-RADS 3")
@@ -338,11 +277,11 @@ def _evaluate(v: dict[str, Any]) -> _Outcome:
         return _Outcome("0", "Incomplete evaluation (technical factors) -> O-RADS 0")
     if v["ascites_or_peritoneal_nodules"] is True:
         return _Outcome("5", "Ascites and/or peritoneal nodules -> O-RADS 5")
-    kind = _need(v, "lesion_type")
+    kind = need(v, "lesion_type")
     if kind == "simple_cyst":
         return _simple_cyst(v)
     if kind == "corpus_luteum":
-        d = _need(v, "max_diameter_mm")
+        d = need(v, "max_diameter_mm")
         if d <= _THREE_CM:
             return _Outcome("1", f"Corpus luteum <=3 cm ({d:g} mm): normal premenopausal ovary -> O-RADS 1")
         return _Outcome(
@@ -350,13 +289,13 @@ def _evaluate(v: dict[str, Any]) -> _Outcome:
         )
     if kind in _CLASSIC_SIZED:
         return _sized(
-            _need(v, "max_diameter_mm"), "2", "3", f"Classic benign lesion ({kind.replace('_', ' ')})"
+            need(v, "max_diameter_mm"), "2", "3", f"Classic benign lesion ({kind.replace('_', ' ')})"
         )
     if kind in _EXTRA_OVARIAN:
         return _Outcome("2", f"Classic benign lesion ({kind.replace('_', ' ')}) -> O-RADS 2")
     if kind == "solid":
         return _solid(v)
-    if _need(v, "solid_component"):
+    if need(v, "solid_component"):
         return _cyst_with_solid(v, kind)
     return _cyst_without_solid(v, kind)
 
@@ -384,16 +323,9 @@ def _values(inp: ORadsInput) -> dict[str, Any]:
 
 def _presence_caveats(values: dict[str, Any], outcome: _Outcome) -> list[str]:
     caveats = []
-    for name, label in _PRESENCE_ONLY:
-        if values[name] is not None:
-            continue
-        try:
-            alternative = _evaluate({**values, name: True})
-        except _Need:
-            continue
-        if alternative.category != outcome.category:
-            result = f"O-RADS {alternative.category}" if alternative.category else "not determined"
-            caveats.append(f"{name} not stated, taken as absent; {label} would give {result}.")
+    for name, label, alternative in presence_changes(_evaluate, values, _PRESENCE_ONLY, outcome):
+        result = f"O-RADS {alternative.category}" if alternative.category else "not determined"
+        caveats.append(f"{name} not stated, taken as absent; {label} would give {result}.")
     return caveats
 
 
@@ -401,7 +333,7 @@ def _decide(inp: ORadsInput) -> ClassificationResult:
     base = {"system": "o_rads", "guideline": GUIDELINE, "citation": CITATION}
     values = _values(inp)
     used = {k: v for k, v in values.items() if v is not None}
-    outcomes, needed, stuck = _explore(_evaluate, values, _CHOICES)
+    outcomes, needed, stuck = explore(_evaluate, values, _CHOICES, limit=256)
     categories = {o.category for _, o in outcomes}
     if stuck or len(categories) != 1:
         shown = sorted(c or "not determined" for c in categories)
@@ -504,70 +436,16 @@ _BOUND = re.compile(
 _PART_AFTER = re.compile(r"^\s*(?:\w+\s+){0,2}(?:solid|papillary|nodule|projection|component)", _I)
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
-    window = text[max(0, start - 40) : start]
-    cut = max(window.rfind(c) for c in ".;,\n")
-    if cut < 0 and start > 40:
-        cut = window.find(" ")  # do not start mid-word
-    return text[start - len(window) + cut + 1 : end].strip()
-
-
-class _Reading:
-    """What the text states, with evidence, and the fields it mentions without settling."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.inputs: dict[str, Any] = {}
-        self.evidence: dict[str, str] = {}
-        self.unsettled: set[str] = set()
-
-    def stated(self, patterns: Iterable[str]) -> list[re.Match[str]]:
-        return [
-            m for p in patterns for m in re.finditer(p, self.text, _I) if not is_negated(self.text, m.start())
-        ]
-
-    def negated(self, patterns: Iterable[str]) -> list[re.Match[str]]:
-        return [
-            m for p in patterns for m in re.finditer(p, self.text, _I) if is_negated(self.text, m.start())
-        ]
-
-    def settle(self, key: str, found: list[tuple[Any, re.Match[str]]]) -> None:
-        """Set `key` when all mentions agree; disagreeing mentions leave it unsettled."""
-        if not found:
-            return
-        if len({v for v, _ in found}) > 1:
-            self.unsettled.add(key)
-            return
-        value, m = found[0]
-        self.inputs[key] = value
-        self.evidence[key] = _snippet(self.text, m.start(), m.end())
-
-    def finish(self) -> Extraction:
-        """Validate what was read and ask the classifier which needed fields are still open."""
-        inputs = {k: self.inputs[k] for k in ORadsInput.model_fields if k in self.inputs}
-        try:
-            missing = _decide(ORadsInput.model_validate(inputs)).missing
-        except ValidationError as exc:
-            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            for key in bad or set(inputs):
-                inputs.pop(key, None)
-                self.unsettled.add(key)
-            missing = _decide(ORadsInput.model_validate(inputs)).missing
-        evidence = {k: v for k, v in self.evidence.items() if k in inputs}
-        undetermined = sorted(set(missing) | self.unsettled)
-        return Extraction(system="o_rads", inputs=inputs, evidence=evidence, undetermined=undetermined)
-
-
-def _read_type(r: _Reading) -> None:
-    found = {kind: ms for kind, ps in _TYPES.items() if (ms := r.stated(ps))}
+def _read_type(r: Reading) -> None:
+    found = {kind: ms for kind, ps in _TYPES.items() if (ms := r.matches(ps))}
     if {"simple_cyst", "unilocular_cyst"} <= set(found):
         del found["unilocular_cyst"]  # a simple cyst is a unilocular cyst
     r.settle("lesion_type", [(kind, ms[0]) for kind, ms in found.items()])
 
 
-def _read_solid_parts(r: _Reading) -> None:
-    parts = [(True, m) for m in r.stated(_SOLID_PART)] + [(False, m) for m in r.negated(_SOLID_PART)]
+def _read_solid_parts(r: Reading) -> None:
+    stated, denied = r.matches(_SOLID_PART), r.matches(_SOLID_PART, negated=True)
+    parts = [(True, m) for m in stated] + [(False, m) for m in denied]
     counts: list[tuple[Any, re.Match[str]]] = []
     for m in _PROJECTIONS.finditer(r.text):
         word = m.group(1).lower()
@@ -583,16 +461,16 @@ def _read_solid_parts(r: _Reading) -> None:
     r.settle("solid_component", parts)
 
 
-def _read_walls(r: _Reading) -> None:
+def _read_walls(r: Reading) -> None:
     kind = r.inputs.get("lesion_type")
-    r.settle("inner_wall", [(v, m) for v, ps in _WALL.items() for m in r.stated(ps)])
-    r.settle("outer_contour", [(v, m) for v, ps in _CONTOUR.items() for m in r.stated(ps)])
+    r.settle("inner_wall", [(v, m) for v, ps in _WALL.items() for m in r.matches(ps)])
+    r.settle("outer_contour", [(v, m) for v, ps in _CONTOUR.items() for m in r.matches(ps)])
     bare_key = "outer_contour" if kind == "solid" else "inner_wall" if kind in _CYSTS else None
     if bare_key is not None and bare_key not in r.inputs and bare_key not in r.unsettled:
-        r.settle(bare_key, [(v, m) for v, ps in _BARE.items() for m in r.stated(ps)])
+        r.settle(bare_key, [(v, m) for v, ps in _BARE.items() for m in r.matches(ps)])
 
 
-def _read_flow(r: _Reading) -> None:
+def _read_flow(r: Reading) -> None:
     if any(re.search(p, r.text, _I) for p in _COLOR_RANGE):
         r.unsettled.add("color_score")
         return
@@ -602,17 +480,17 @@ def _read_flow(r: _Reading) -> None:
         r.unsettled.add("color_score")  # outside the 1-4 scale: refused
         return
     r.settle("color_score", found)
-    shadowing = [(True, m) for m in r.stated((r"\bshadowing\b",))]
-    r.settle("shadowing", shadowing + [(False, m) for m in r.negated((r"\bshadowing\b",))])
+    shadowing = [(True, m) for m in r.matches((r"\bshadowing\b",))]
+    r.settle("shadowing", shadowing + [(False, m) for m in r.matches((r"\bshadowing\b",), negated=True)])
 
 
-def _read_context(r: _Reading) -> None:
-    present = r.stated(_ASCITES) + r.stated(_PERITONEAL)
+def _read_context(r: Reading) -> None:
+    present = r.matches(_ASCITES) + r.matches(_PERITONEAL)
     if present:
         r.settle("ascites_or_peritoneal_nodules", [(True, present[0])])
-    elif (no_ascites := r.negated(_ASCITES)) and r.negated(_PERITONEAL):
+    elif (no_ascites := r.matches(_ASCITES, negated=True)) and r.matches(_PERITONEAL, negated=True):
         r.settle("ascites_or_peritoneal_nodules", [(False, no_ascites[0])])
-    r.settle("menopausal_status", [(v, m) for v, ps in _MENOPAUSE.items() for m in r.stated(ps)])
+    r.settle("menopausal_status", [(v, m) for v, ps in _MENOPAUSE.items() for m in r.matches(ps)])
     if re.search(r"\bperi-?menopausal\b", r.text, _I):
         r.unsettled.add("menopausal_status")
         r.inputs.pop("menopausal_status", None)
@@ -621,7 +499,7 @@ def _read_context(r: _Reading) -> None:
         r.settle("incomplete_evaluation", [(True, incomplete[0])])
 
 
-def _read_size(r: _Reading) -> None:
+def _read_size(r: Reading) -> None:
     if _RANGE.search(r.text):
         r.unsettled.add("max_diameter_mm")
         return
@@ -647,14 +525,14 @@ def extract(text: str) -> Extraction:
     colour score 1-4 (or no/minimal/moderate/very strong flow); shadowing; ascites and peritoneal
     nodules; pre/postmenopausal (perimenopausal stays undetermined); incomplete evaluation.
     """
-    r = _Reading(text)
+    r = Reading(text)
     _read_type(r)
     _read_solid_parts(r)
     _read_walls(r)
     _read_flow(r)
     _read_context(r)
     _read_size(r)
-    return r.finish()
+    return r.finish("o_rads", ORadsInput, _decide)
 
 
 @tool(

@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from tools.classify._decide import reject_bool
+from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, is_negated
 from tools.registry import tool
@@ -42,14 +44,7 @@ TRIGGERS: tuple[str, ...] = (
 )
 
 
-def _reject_bool(value: Any) -> Any:
-    """Refuse true/false where a number is expected (pydantic would read True as 1)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not a boolean")
-    return value
-
-
-_Score = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=5)]
+_Score = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=5)]
 
 
 class PiRadsInput(BaseModel):
@@ -69,7 +64,7 @@ class PiRadsInput(BaseModel):
         description="Dynamic contrast enhancement: positive, negative, or not_performed (biparametric MRI). "
         "Used only for a peripheral-zone DWI 3.",
     )
-    size_mm: Annotated[float, BeforeValidator(_reject_bool)] | None = Field(
+    size_mm: Annotated[float, BeforeValidator(reject_bool)] | None = Field(
         default=None,
         gt=0,
         le=100,
@@ -260,48 +255,14 @@ _BOUND = re.compile(
 )
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
-    window = text[max(0, start - 40) : start]
-    cut = max(window.rfind(c) for c in ".;,\n")
-    if cut < 0 and start > 40:
-        cut = window.find(" ")  # do not start mid-word
-    return text[start - len(window) + cut + 1 : end].strip()
-
-
-def _stated(text: str, patterns: tuple[str, ...]) -> list[re.Match[str]]:
-    return [m for p in patterns for m in re.finditer(p, text, _I) if not is_negated(text, m.start())]
-
-
-class _Reading:
-    """What the text states, with evidence, and the fields it mentions without settling."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.inputs: dict[str, Any] = {}
-        self.evidence: dict[str, str] = {}
-        self.unsettled: set[str] = set()
-
-    def settle(self, key: str, found: list[tuple[Any, re.Match[str]]]) -> None:
-        """Set `key` when all mentions agree; disagreeing mentions leave it unsettled."""
-        if not found:
-            return
-        if len({v for v, _ in found}) > 1:
-            self.unsettled.add(key)
-            return
-        value, m = found[0]
-        self.inputs[key] = value
-        self.evidence[key] = _snippet(self.text, m.start(), m.end())
-
-
-def _read_zone(r: _Reading) -> None:
-    if _stated(r.text, _OTHER_ZONES):
+def _read_zone(r: Reading) -> None:
+    if r.matches(_OTHER_ZONES):
         r.unsettled.add("zone")  # central zone / AFS: not a v2.1 rule this tool applies
         return
-    r.settle("zone", [(zone, m) for zone, ps in _ZONES.items() for m in _stated(r.text, ps)])
+    r.settle("zone", [(zone, m) for zone, ps in _ZONES.items() for m in r.matches(ps)])
 
 
-def _read_scores(r: _Reading) -> None:
+def _read_scores(r: Reading) -> None:
     for key, prefix in _SEQUENCES.items():
         if re.search(prefix + _RANGE_TAIL, r.text, _I):
             r.unsettled.add(key)  # "DWI 3-4": a range is not a score
@@ -316,7 +277,7 @@ def _read_scores(r: _Reading) -> None:
     )
 
 
-def _read_context(r: _Reading) -> None:
+def _read_context(r: Reading) -> None:
     epe: list[tuple[Any, re.Match[str]]] = []
     for p in _EPE:
         for m in re.finditer(p, r.text, _I):
@@ -338,7 +299,7 @@ def _read_context(r: _Reading) -> None:
         r.evidence["size_mm"] = sizes[0].text
 
 
-def _derive_dwi(r: _Reading) -> None:
+def _derive_dwi(r: Reading) -> None:
     """DWI 4/5 from a description only when it maps unambiguously onto the v2.1 DWI table.
 
     Needs both markedly hypointense ADC and markedly hyperintense high-b signal (either alone can be
@@ -346,7 +307,7 @@ def _derive_dwi(r: _Reading) -> None:
     """
     if "dwi_score" in r.inputs or "dwi_score" in r.unsettled:
         return
-    adc, high_b = _stated(r.text, _ADC_MARKED), _stated(r.text, _HIGH_B_MARKED)
+    adc, high_b = r.matches(_ADC_MARKED), r.matches(_HIGH_B_MARKED)
     if not adc and not high_b:
         return
     wedge = re.search(r"\b(?:linear|wedge[- ]shaped)\b", r.text, _I)
@@ -357,7 +318,7 @@ def _derive_dwi(r: _Reading) -> None:
     score = 5 if epe is True or size >= 15 else 4
     r.inputs["dwi_score"] = score
     start, end = min(adc[0].start(), high_b[0].start()), max(adc[0].end(), high_b[0].end())
-    r.evidence["dwi_score"] = _snippet(r.text, start, end) + (f"; {size:g} mm" if size is not None else "")
+    r.evidence["dwi_score"] = snippet(r.text, start, end) + (f"; {size:g} mm" if size is not None else "")
 
 
 def extract(text: str) -> Extraction:
@@ -369,23 +330,12 @@ def extract(text: str) -> Extraction:
     (central zone and AFS stay undetermined). The only description turned into a score is DWI 4/5:
     markedly hypointense on ADC AND markedly hyperintense on high b-value, with a size or definite EPE.
     """
-    r = _Reading(text)
+    r = Reading(text)
     _read_zone(r)
     _read_scores(r)
     _read_context(r)
     _derive_dwi(r)
-    inputs = {k: r.inputs[k] for k in PiRadsInput.model_fields if k in r.inputs}
-    try:
-        missing = _decide(PiRadsInput.model_validate(inputs)).missing
-    except ValidationError as exc:  # a value outside the input bounds (e.g. a 25 cm "lesion") is not used
-        for key in {str(e["loc"][0]) for e in exc.errors() if e["loc"]} or set(inputs):
-            inputs.pop(key, None)
-            r.unsettled.add(key)
-        missing = _decide(PiRadsInput.model_validate(inputs)).missing
-    evidence = {k: v for k, v in r.evidence.items() if k in inputs}
-    return Extraction(
-        system="pi_rads", inputs=inputs, evidence=evidence, undetermined=sorted(set(missing) | r.unsettled)
-    )
+    return r.finish("pi_rads", PiRadsInput, _decide)
 
 
 @tool(

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.classify.adrenal_incidentaloma import clause_evidence, find_phase_hu
+from tools.classify._extract import add_path_needs, put, read_yes_no
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.text import find_negated_term, find_term
+from tools.classify.text import find_phase_hu
 from tools.registry import tool
 
 GUIDELINE = "ACR Incidental Findings Committee renal mass white paper (2018)"
@@ -140,25 +140,6 @@ _HOMOGENEOUS = (r"\bhomogeneous(?:ly)?\b",)
 _HETEROGENEOUS = (r"\bheterogeneous(?:ly)?\b", r"\binhomogeneous(?:ly)?\b")
 
 
-def _put(found: Extraction, name: str, value: object, evidence: str) -> None:
-    found.inputs[name] = value
-    found.evidence[name] = evidence
-
-
-def _read_pair(
-    text: str, found: Extraction, name: str, yes_terms: tuple[str, ...], no_terms: tuple[str, ...]
-) -> None:
-    """A yes/no feature stated by its word, its opposite word, or its negation; contradictions stay undetermined."""
-    yes = find_term(text, yes_terms)
-    no = find_term(text, no_terms) or find_negated_term(
-        text, yes_terms
-    )  # "not cystic"; "not solid" proves nothing
-    if yes and no:
-        found.undetermined.append(name)
-    elif (m := yes or no) is not None:
-        _put(found, name, yes is not None, clause_evidence(text, m))
-
-
 def extract(text: str) -> Extraction:
     """Read attenuation values, enhancement, fat and composition for one renal mass; never guess."""
     found = Extraction(system="renal_incidentaloma")
@@ -172,29 +153,19 @@ def extract(text: str) -> Extraction:
             alternative = alternative or bool(_ALTERNATIVE.match(text, m.end()))
     if len(enhancement) == 1 and not alternative:
         ((value, evidence),) = enhancement.items()
-        _put(found, "enhancement_hu", value, evidence)
+        put(found, "enhancement_hu", value, evidence)
     elif enhancement:
         found.undetermined.append("enhancement_hu")
     hu, ambiguous = find_phase_hu(text, RENAL_PHASES, skip=spans)
     for name, (value, evidence) in hu.items():
-        _put(found, name, value, evidence)
+        put(found, name, value, evidence)
     found.undetermined.extend(sorted(ambiguous))
-    _read_pair(text, found, "macroscopic_fat", _FAT, ())
-    _read_pair(text, found, "cystic", _CYSTIC, _SOLID)
-    _read_pair(text, found, "homogeneous", _HOMOGENEOUS, _HETEROGENEOUS)
-    _add_path_needs(found)
+    read_yes_no(text, found, "macroscopic_fat", _FAT)
+    # "not cystic" reads as False; "not solid" proves nothing, so only "solid" is the opposite word
+    read_yes_no(text, found, "cystic", _CYSTIC, _SOLID)
+    read_yes_no(text, found, "homogeneous", _HOMOGENEOUS, _HETEROGENEOUS)
+    add_path_needs(found, RenalInput, classify)
     return found
-
-
-def _add_path_needs(found: Extraction) -> None:
-    """Add the fields the classification still needs (its `missing` list) to `undetermined`."""
-    try:
-        inp = RenalInput.model_validate(found.inputs)
-    except ValueError:
-        return
-    for name in classify(inp).missing:
-        if name not in found.undetermined:
-            found.undetermined.append(name)
 
 
 # --- classification -----------------------------------------------------------------------------

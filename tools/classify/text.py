@@ -1,4 +1,4 @@
-"""Shared primitives for reading findings from free text: sizes with units, negation, numbers.
+"""Shared primitives for reading findings from free text: sizes with units, negation, numbers, HU by phase.
 
 Extractors build on these so that "8 x 6 mm", "1.2 cm" and "no risk factors" are read the same
 way by every system. Nothing here guesses: a phrase that does not match is simply not found.
@@ -35,6 +35,17 @@ _NEGATORS = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_BREAK = re.compile(r"[.;:!?\n]|\bbut\b|\bhowever\b|\bwith\b|\band\b|,", re.IGNORECASE)
+# Clause breaks for evidence and CT phases: "and", "with", ... and punctuation, but not a decimal point.
+_SEGMENT_BREAK = re.compile(r"\.(?!\d)|[;,\n]|\band\b|\bbut\b|\bwhile\b|\bwhereas\b|\bwith\b", re.IGNORECASE)
+_SENTENCE_BREAK = re.compile(r"\.(?!\d)|[;\n]")  # a decimal point is not a full stop
+_HU_VALUE = re.compile(
+    r"(?<![\w.])([-−–]\s?)?(\d+(?:\.\d+)?)\s*(?:HU\b|H\.U\.|hounsfield units?\b)", re.IGNORECASE
+)
+_NOT_A_VALUE_BEFORE = re.compile(
+    r"(?:\d\s*(?:[-–/,]|to|and|or)\s*|[<>≤≥]\s*|(?:less|greater|more|lower|higher) than\s*|"
+    r"(?:under|over|below|above|up to)\s+)$",
+    re.IGNORECASE,
+)
 _WORD_NUMBERS = {
     "one": 1, "single": 1, "solitary": 1, "two": 2, "three": 3, "four": 4, "five": 5,
     "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -126,3 +137,79 @@ def numbers_in(text: str) -> list[float]:
 def traceable_number(value: float, text: str) -> bool:
     """Tell whether a number (e.g. proposed by a model) appears in the text, allowing cm -> mm conversion."""
     return any(abs(value - n) < 1e-6 for n in numbers_in(text))
+
+
+def clause_before(text: str, start: int, window: int = 30) -> str:
+    """The words of the clause holding `start` that come before it (at most `window` characters back)."""
+    return _SEGMENT_BREAK.split(text[max(0, start - window) : start])[-1]
+
+
+def clause_evidence(text: str, m: re.Match[str]) -> str:
+    """The match with the start of its clause, so a negation ("no ... fat") shows in the evidence."""
+    return (clause_before(text, m.start()) + m.group(0)).strip()
+
+
+def _pieces(text: str, breaks: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Split text into (start, end) pieces at the break pattern."""
+    pieces, start = [], 0
+    for m in breaks.finditer(text):
+        pieces.append((start, m.start()))
+        start = m.end()
+    pieces.append((start, len(text)))
+    return pieces
+
+
+def _enclosing(pieces: list[tuple[int, int]], pos: int) -> tuple[int, int]:
+    for start, end in pieces:
+        if start <= pos <= end:
+            return start, end
+    return 0, 0
+
+
+def _phases_in(text: str, start: int, end: int, phases: dict[str, re.Pattern[str]]) -> set[str]:
+    return {name for name, pattern in phases.items() if pattern.search(text, start, end)}
+
+
+def find_phase_hu(
+    text: str, phases: dict[str, re.Pattern[str]], skip: Iterable[tuple[int, int]] = ()
+) -> tuple[dict[str, tuple[float, str]], set[str]]:
+    """Read "<n> HU" values and the CT phase each belongs to; return (field -> (HU, evidence), ambiguous fields).
+
+    A value belongs to a phase when exactly one phase word shares its clause, or, failing that, when its
+    sentence names exactly one phase and holds no other unassigned value. Ranges, bounds ("< 10 HU") and
+    lists ("35 and 90 HU") are not values; conflicting values for one phase make that phase ambiguous.
+    """
+    skip = list(skip)
+    values: dict[str, dict[float, str]] = {}
+    ambiguous: set[str] = set()
+    clauses = _pieces(text, _SEGMENT_BREAK)
+    sentences = _pieces(text, _SENTENCE_BREAK)
+    pending: list[tuple[int, float, str]] = []
+    for m in _HU_VALUE.finditer(text):
+        if any(s <= m.start() < e for s, e in skip):
+            continue
+        if _NOT_A_VALUE_BEFORE.search(text, max(0, m.start() - 20), m.start()):
+            ambiguous |= _phases_in(text, *_enclosing(clauses, m.start()), phases)
+            continue
+        value = float(m.group(2)) * (-1 if m.group(1) else 1)
+        found = _phases_in(text, *_enclosing(clauses, m.start()), phases)
+        if len(found) == 1:
+            values.setdefault(found.pop(), {})[value] = m.group(0).strip()
+        elif len(found) > 1:
+            ambiguous |= found
+        else:
+            pending.append((m.start(), value, m.group(0).strip()))
+    for start, value, evidence in pending:
+        s, e = _enclosing(sentences, start)
+        siblings = [p for p in pending if s <= p[0] < e]
+        found = _phases_in(text, s, e, phases)
+        if len(found) == 1 and len(siblings) == 1:
+            values.setdefault(found.pop(), {})[value] = evidence
+    result = {}
+    for name, by_value in values.items():
+        if len(by_value) == 1 and name not in ambiguous:
+            ((value, evidence),) = by_value.items()
+            result[name] = (value, evidence)
+        else:
+            ambiguous.add(name)
+    return result, ambiguous

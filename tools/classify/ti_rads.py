@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.classify._chest_text import read_sizes
+from tools.classify._decide import Problems, refuse
+from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.fleischner import read_sizes
 from tools.classify.text import find_negated_term, find_term
 from tools.registry import tool
 
@@ -157,17 +159,15 @@ class TiRadsInput(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TiRadsInput:
-        problems = contradictions(vars(self))
-        if problems:
-            raise ValueError("; ".join(message for _, message in problems))
+        refuse(contradictions(vars(self)))
         if self.echogenic_foci:
             self.echogenic_foci = list(dict.fromkeys(self.echogenic_foci))
         return self
 
 
-def contradictions(values: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+def contradictions(values: Mapping[str, Any]) -> Problems:
     """Impossible combinations as (fields involved, message); shared by the validator and the extractor."""
-    found: list[tuple[tuple[str, ...], str]] = []
+    found: Problems = []
     foci = values.get("echogenic_foci") or []
     if "none" in foci and len(set(foci)) > 1:
         found.append((("echogenic_foci",), "echogenic_foci: 'none' cannot be combined with other foci"))
@@ -262,33 +262,20 @@ def _used(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def extract(text: str) -> Extraction:
     """Read TI-RADS features from a finding ("1.4 cm solid hypoechoic nodule, microcalcifications")."""
-    inputs: dict[str, Any] = {}
-    evidence: dict[str, str] = {}
-    ambiguous: set[str] = set()
+    found = Found()
     for name, options in _SINGLE_CHOICE.items():
-        reading = _pick_one(text, options, name)
-        if reading == "ambiguous":
-            ambiguous.add(name)
-        elif reading is not None:
-            inputs[name], evidence[name] = reading
-    foci = _read_foci(text)
-    if foci is not None:
-        inputs["echogenic_foci"], evidence["echogenic_foci"] = foci
+        found.put(name, _pick_one(text, options, name))
+    found.put("echogenic_foci", _read_foci(text))
     sizes = read_sizes(text)
     if sizes.current is not None:
-        inputs["max_diameter_mm"], evidence["max_diameter_mm"] = sizes.current.longest_mm, sizes.current.text
+        found.put("max_diameter_mm", (sizes.current.longest_mm, sizes.current.text))
     elif sizes.ambiguous:
-        ambiguous.add("max_diameter_mm")
-    for fields, _ in contradictions(inputs):
-        for name in fields:
-            if inputs.pop(name, None) is not None:
-                evidence.pop(name, None)
-                ambiguous.add(name)
-    missing = required_missing(inputs)
-    if "max_diameter_mm" not in inputs and _size_matters(inputs, missing):
+        found.ambiguous.add("max_diameter_mm")
+    found.drop_contradictions(contradictions(found.inputs))
+    missing = required_missing(found.inputs)
+    if "max_diameter_mm" not in found.inputs and _size_matters(found.inputs, missing):
         missing.append("max_diameter_mm")
-    undetermined = missing + sorted(n for n in ambiguous if n not in missing and n not in inputs)
-    return Extraction(system=NAME, inputs=inputs, evidence=evidence, undetermined=undetermined)
+    return found.extraction(NAME, missing)
 
 
 def _size_matters(values: Mapping[str, Any], missing: list[str]) -> bool:
