@@ -11,10 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.findings import _unusable_inputs, infer_system
+from tools.classify.findings import classify_inputs, infer_system
 from tools.classify.text import find_measurements
 from tools.registry import Tool, ToolRegistry
 
@@ -45,17 +43,6 @@ def merge_inputs(
             dropped.update(k for k in group if k not in new)
     carried = {k: v for k, v in previous.items() if k not in new and k not in dropped}
     return {**carried, **new}, carried
-
-
-def classify(tool: Tool, inputs: dict[str, Any], extraction: Extraction) -> ClassificationResult:
-    """Run the tool on inputs; inputs that do not validate become a result listing what to fix, never a crash."""
-    try:
-        inp = tool.input_model.model_validate(inputs)
-    except ValidationError as exc:
-        return _unusable_inputs(tool, extraction.model_copy(update={"inputs": inputs}), exc)
-    result = tool.run(inp)
-    assert isinstance(result, ClassificationResult)
-    return result
 
 
 def _extracted(tool: Tool, message: str) -> Extraction:
@@ -144,7 +131,7 @@ def read_findings(
         return None
     tool = registry.get(system)
     extraction = _extracted(tool, read_from)
-    fresh = classify(tool, dict(extraction.inputs), extraction)
+    fresh = classify_inputs(tool, dict(extraction.inputs), extraction)
     if fresh.decided or fresh.not_applicable or system not in memory:
         reused = {}
         if read_from != statement:  # restated: what came from the earlier finding, not from this message
@@ -157,7 +144,7 @@ def read_findings(
         return FindingsTurn(system, extraction, dict(extraction.inputs), reused, fresh, how, read_from)
     inputs, carried = merge_inputs(memory[system], dict(extraction.inputs), tool)
     return FindingsTurn(
-        system, extraction, inputs, carried, classify(tool, inputs, extraction), how, read_from
+        system, extraction, inputs, carried, classify_inputs(tool, inputs, extraction), how, read_from
     )
 
 

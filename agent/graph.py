@@ -26,13 +26,13 @@ from agent.answer import (
     section_of,
     sources_block,
 )
-from agent.findings import classify, merge_inputs, missing_questions, read_findings
+from agent.findings import merge_inputs, missing_questions, read_findings
 from agent.gate import Gate, decision_from_dict
 from agent.state import AgentState
 from agent.tool_calls import model_tool_calls
 from agent.verify import Evidence, Verification, verify
 from experts import Expert
-from tools.classify.findings import fill_gaps
+from tools.classify.findings import classify_inputs, fill_gaps
 from tools.registry import ToolContext, ToolRegistry
 
 RECURSION_LIMIT = 25
@@ -103,7 +103,7 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
                 filled = await _fill_gaps(deps, state, message, turn.extraction, tool)
                 if filled is not None and filled.inputs != turn.extraction.inputs:
                     inputs, _ = merge_inputs(turn.inputs, filled.inputs, tool)
-                    result = classify(tool, inputs, filled)
+                    result = classify_inputs(tool, inputs, filled)
                     turn.extraction = filled
             call = {"tool": tool.name, "input": inputs, "output": result.model_dump(), "via": f"deterministic extraction ({turn.how})",
                     "carried": turn.carried, "evidence": turn.extraction.evidence,

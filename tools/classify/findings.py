@@ -454,16 +454,21 @@ def _unusable_inputs(t: Tool, extraction: Extraction, exc: ValidationError) -> C
     )
 
 
+def classify_inputs(t: Tool, inputs: dict[str, Any], extraction: Extraction) -> ClassificationResult:
+    """Run the tool on inputs; inputs that do not validate become a result listing what to fix, never a crash."""
+    try:
+        inp = t.input_model.model_validate(inputs)
+    except ValidationError as exc:
+        return _unusable_inputs(t, extraction.model_copy(update={"inputs": dict(inputs)}), exc)
+    result = t.run(inp)
+    if not isinstance(result, ClassificationResult):
+        raise TypeError(f"classification tool {t.name!r} returned {type(result).__name__}")
+    return result
+
+
 def classify_text(
     text: str, system: str | None = None, *, registry: ToolRegistry | None = None
 ) -> tuple[Extraction, ClassificationResult]:
     """Extract the inputs (inferring the system when None), then classify what was found."""
     t, extraction = _extract(text, system, registry)
-    try:
-        inp = t.input_model.model_validate(extraction.inputs)
-    except ValidationError as exc:
-        return extraction, _unusable_inputs(t, extraction, exc)
-    result = t.run(inp)
-    if not isinstance(result, ClassificationResult):
-        raise TypeError(f"classification tool {t.name!r} returned {type(result).__name__}")
-    return extraction, result
+    return extraction, classify_inputs(t, extraction.inputs, extraction)
