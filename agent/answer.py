@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tools.knowledge.search import section_below_title
+
 PASSAGE_CHARS = 450  # per passage in prompts: a guideline paragraph; prompt evaluation dominates CPU overhead
 PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
 MIN_SIMILARITY = 0.35  # a passage below this cosine similarity is not evidence for the question
@@ -29,10 +31,9 @@ def relevant(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def section_of(hit: dict[str, Any]) -> str:
     """The heading path below the document title ('Single solid nodule', 'Categories > 4A')."""
-    path = list(hit.get("heading_path") or [])
-    if path and path[0] == hit.get("title"):
-        path = path[1:]
-    return " > ".join(path) or str(hit.get("section") or "")
+    return section_below_title(list(hit.get("heading_path") or []), hit.get("title")) or str(
+        hit.get("section") or ""
+    )
 
 
 def cite(hit: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextlib import AsyncExitStack
 from typing import Any
 
 import chainlit as cl
@@ -54,20 +55,18 @@ STARTERS = [
 
 @cl.on_app_startup
 async def startup() -> None:
-    runtime_cm = open_runtime()
-    runtime: Runtime = await runtime_cm.__aenter__()
-    assistant_cm = open_assistant(runtime)
-    assistant: Assistant = await assistant_cm.__aenter__()
+    stack = AsyncExitStack()
+    runtime: Runtime = await stack.enter_async_context(open_runtime())
+    assistant: Assistant = await stack.enter_async_context(open_assistant(runtime))
     runtime.gateway.warm("default")
-    _state.update(runtime_cm=runtime_cm, assistant_cm=assistant_cm, runtime=runtime, assistant=assistant)
+    _state.update(stack=stack, runtime=runtime, assistant=assistant)
 
 
 @cl.on_app_shutdown
 async def shutdown() -> None:
-    for key in ("assistant_cm", "runtime_cm"):
-        manager = _state.pop(key, None)
-        if manager is not None:
-            await manager.__aexit__(None, None, None)
+    stack = _state.pop("stack", None)
+    if stack is not None:
+        await stack.aclose()
     release_embedded()  # Chainlit exits with os._exit(): stop the embedded PostgreSQL if we were its last user
 
 

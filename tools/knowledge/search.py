@@ -54,6 +54,12 @@ class SearchParams:
 DEFAULT_PARAMS = SearchParams()
 
 
+def section_below_title(heading_path: list[str], title: str | None) -> str:
+    """The heading path without the document's own title ('Single solid nodule', 'Categories > 4A')."""
+    headings = heading_path[1:] if heading_path[:1] == [title] else heading_path
+    return " > ".join(headings)
+
+
 class GuidelineHit(BaseModel):
     """One retrieved passage with everything needed to cite it."""
 
@@ -81,8 +87,7 @@ class GuidelineHit(BaseModel):
     def citation(self) -> str:
         """A one-line human citation: society (year), title, section, page, url."""
         who = " ".join(p for p in (self.society, f"({self.year})" if self.year else None) if p)
-        headings = self.heading_path[1:] if self.heading_path[:1] == [self.title] else self.heading_path
-        section = " > ".join(headings)
+        section = section_below_title(self.heading_path, self.title)
         parts = [p for p in (who, self.title, f"section '{section}'" if section else None) if p]
         if self.page is not None:
             parts.append(f"p. {self.page}")
