@@ -17,11 +17,11 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from agent.gate import Gate
-from agent.gateway import record_model_calls
+from agent.gate import Gate, GateEmbeddingCache
+from agent.gateway import ModelsConfig, record_model_calls
 from agent.graph import RECURSION_LIMIT, AgentDeps, build_graph
 from agent.runtime import Runtime
-from experts import load_experts
+from experts import Expert, load_experts
 from tools.knowledge.embedder import Embedder
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
@@ -53,13 +53,33 @@ class TurnResult:
         }
 
 
+def demo_notice(config: ModelsConfig, experts: dict[str, Expert], draft_with_demo: bool) -> str | None:
+    """One line for the CLI and the UI when experts are bound to a demo model, naming the file to edit."""
+    demo = sorted({e.model for e in experts.values()} & config.demo_aliases())
+    if not demo:
+        return None
+    models = sorted({config.entry(a).litellm_params.model for a in demo})
+    effect = (
+        "its drafts are verified before anything is shown"
+        if draft_with_demo
+        else "answers come from the classification tools and the guideline library only"
+    )
+    return (
+        f"{', '.join(demo)} {'is' if len(demo) == 1 else 'are'} bound to a demo model ({', '.join(models)}): "
+        f"it proves the path, not the quality, so {effect}. "
+        f"Bind a capable model in {config.source or 'models.yaml'} for commentary."
+    )
+
+
 class Assistant:
     """The compiled graph with its dependencies; one per process."""
 
-    def __init__(self, deps: AgentDeps, graph: Any, pool: Any = None) -> None:
+    def __init__(self, deps: AgentDeps, graph: Any, pool: Any = None, notice: str | None = None) -> None:
         self.deps = deps
         self.graph = graph
         self.pool = pool
+        self.notice = notice
+        """Said once per CLI command or chat session (a demo model is configured), else None."""
 
     async def ask(
         self,
@@ -169,7 +189,8 @@ async def build_deps(runtime: Runtime) -> AgentDeps:
         runtime.settings.experts_dir, tool_names=runtime.registry.names(), models=runtime.gateway.config
     )
     embedder = Embedder(runtime.gateway)
-    gate = Gate(experts, embedder.embed, runtime.registry)
+    cache = GateEmbeddingCache(runtime.pool, embedder.model)
+    gate = Gate(experts, embedder.embed, runtime.registry, cache=cache)
     await gate.prepare()
     router = "router" if "router" in runtime.gateway.config.aliases() else None
     return AgentDeps(
@@ -179,6 +200,8 @@ async def build_deps(runtime: Runtime) -> AgentDeps:
         experts=experts,
         gate=gate,
         router_alias=router,
+        demo_aliases=runtime.gateway.config.demo_aliases(),
+        draft_with_demo_models=runtime.settings.draft_with_demo_models,
     )
 
 
@@ -190,11 +213,12 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
     from agent.db import open_checkpoint_pool
 
     pool = open_checkpoint_pool(runtime.database_url)
-    await pool.open(wait=True)
     try:
+        await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         deps = await build_deps(runtime)
-        yield Assistant(deps, build_graph(deps, checkpointer=saver), pool=runtime.pool)
+        notice = demo_notice(runtime.gateway.config, deps.experts, deps.draft_with_demo_models)
+        yield Assistant(deps, build_graph(deps, checkpointer=saver), pool=runtime.pool, notice=notice)
     finally:
         await pool.close()

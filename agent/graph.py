@@ -51,6 +51,9 @@ class AgentDeps:
     verifier_alias: str = "default"
     retrieval_k: int = 5
     fill_gaps_with_model: bool = True
+    demo_aliases: frozenset[str] = frozenset()
+    """Aliases marked `demo: true` in models.yaml: they draft nothing unless `draft_with_demo_models`."""
+    draft_with_demo_models: bool = False
 
 
 def _ms(start: float) -> float:
@@ -291,15 +294,22 @@ async def _draft_all(
     tokens = 0
     for name in names:
         expert = deps.experts[name]
+        alias = state.get("model_override") or expert.model
+        demo = alias in deps.demo_aliases
+        if demo and not deps.draft_with_demo_models:
+            continue  # a demo model's commentary would only be removed by verification
         messages = expert_messages(
             expert.prompt, state["message"], results, passages, state.get("history", []), feedback
         )
         parts: list[str] = []
         try:
-            async for token in deps.llm.astream(state.get("model_override") or expert.model, messages):
+            async for token in deps.llm.astream(alias, messages):
                 parts.append(token)
                 tokens += 1
-                writer({"event": "token", "expert": name, "text": token, "revision": feedback is not None})
+                if not demo:  # a demo model's raw draft (often its own prompt) is never shown unverified
+                    writer(
+                        {"event": "token", "expert": name, "text": token, "revision": feedback is not None}
+                    )
         except Exception as exc:  # a model that is down or times out: keep the grounded answer, say why
             writer({"event": "model_error", "expert": name, "error": f"{type(exc).__name__}: {exc}"})
             drafts[name] = ""

@@ -127,7 +127,9 @@ def scripted_assistant(real_deps: AgentDeps, real_runtime: Any) -> Callable[[Scr
     from dataclasses import replace
 
     def make(llm: ScriptedLLM) -> Assistant:
-        deps = replace(real_deps, llm=_ScriptedOverGateway(llm, real_runtime.gateway))
+        deps = replace(
+            real_deps, llm=_ScriptedOverGateway(llm, real_runtime.gateway), demo_aliases=frozenset()
+        )
         return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()), pool=real_runtime.pool)
 
     return make
