@@ -298,7 +298,7 @@ def test_o_rads_2_without_menopausal_status_gives_both_rows() -> None:
     result = run(lesion_type="simple_cyst", max_diameter_mm=40)
     assert result.category == "2"
     assert result.management == (
-        "Almost certainly benign. Premenopausal: no follow-up imaging; postmenopausal: follow-up ultrasound at 1 "
+        "Almost certainly benign. Premenopausal: no follow-up imaging; Postmenopausal: follow-up ultrasound at 1 "
         "year to show stability or decrease in size."
     )
 
