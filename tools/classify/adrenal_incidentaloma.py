@@ -431,10 +431,14 @@ def _washout(inp: AdrenalInput, trace: _Trace) -> ClassificationResult | None:
         )
         trace.why(f"Washout below the adenoma thresholds (absolute ≥60 %, relative ≥40 %): {shown}.")
         trace.caveat(
-            "Washout below the adenoma thresholds does not establish an adenoma: the mass stays indeterminate "
-            "and the management given is that of the indeterminate-mass branch; what the white paper advises "
-            "after a non-diagnostic adrenal-protocol CT is not encoded here."
+            "Washout below the adenoma thresholds does not establish an adenoma: the mass stays indeterminate; "
+            "the next step is the flowchart's step after a non-diagnostic adrenal-protocol CT, never the test "
+            "just done."
         )
+        trace.done.add("washout CT")
+    if inp.chemical_shift_signal_loss is False:
+        trace.why("No signal loss on chemical-shift MRI: not diagnostic of a lipid-rich adenoma.")
+        trace.done.add("chemical-shift MRI")
     return None
 
 
@@ -477,11 +481,15 @@ def _one_to_four_cm(inp: AdrenalInput, trace: _Trace) -> ClassificationResult:
             trace.why("History of cancer.")
             return trace.decide("indeterminate 1–4 cm, new or enlarging", "Biopsy or PET/CT.")
         trace.why("No history of cancer.")
+        if "washout CT" in trace.done:
+            return trace.decide("indeterminate 1–4 cm, new or enlarging", "Consider resection.")
         return trace.decide(
             "indeterminate 1–4 cm, new or enlarging", "Adrenal-protocol CT (washout) or resection."
         )
     if inp.cancer_history:
         trace.why("No prior imaging and a history of cancer.")
+        if trace.done:
+            return _after_nondiagnostic(trace, "indeterminate 1–4 cm, cancer history")
         trace.caveat(
             "The project reference gives no pathway for a 1-4 cm indeterminate mass with a cancer history and "
             "no prior imaging; management is not encoded here - see the white paper's flowchart."
@@ -497,7 +505,33 @@ def _one_to_four_cm(inp: AdrenalInput, trace: _Trace) -> ClassificationResult:
             "indeterminate 1–<2 cm", "Probably benign; consider a 12-month follow-up adrenal-protocol CT."
         )
     trace.why(f"{size:g} mm ≥ 20 mm and < 40 mm.")
+    if trace.done:
+        return _after_nondiagnostic(trace, "indeterminate 2–<4 cm")
     return trace.decide("indeterminate 2–<4 cm", "Adrenal-protocol CT (washout) or chemical-shift MRI.")
+
+
+# After a non-diagnostic adrenal-protocol CT (washout below 60 %/40 %) the ACR flowchart ends in "imaging
+# follow-up, biopsy, PET/CT or resection depending on the clinical scenario" (ACR adrenal white paper 2017
+# flowchart, as encoded by the ACR Assist module ACR_Adrenal_CT_2_0, endpoint after APW/RPW < 60/40 %).
+_AFTER_NONDIAGNOSTIC_CT = (
+    "Non-diagnostic adrenal-protocol CT: imaging follow-up, biopsy, PET/CT or resection, depending on the "
+    "clinical scenario."
+)
+
+
+def _after_nondiagnostic(trace: _Trace, category: str) -> ClassificationResult:
+    """The next step after a non-diagnostic washout CT or chemical-shift MRI: never the test just done."""
+    if "washout CT" in trace.done:
+        return trace.decide(category, _AFTER_NONDIAGNOSTIC_CT)
+    trace.caveat(
+        "After a non-diagnostic chemical-shift MRI the flowchart's remaining characterisation test is the "
+        "adrenal-protocol (washout) CT; the ACR Assist encoding of the flowchart names no separate MRI endpoint."
+    )
+    return trace.decide(
+        category,
+        "Non-diagnostic chemical-shift MRI: adrenal-protocol (washout) CT; if that is not diagnostic, imaging "
+        "follow-up, biopsy, PET/CT or resection, depending on the clinical scenario.",
+    )
 
 
 class _Trace:
@@ -508,6 +542,7 @@ class _Trace:
         self.rationale: list[str] = []
         self.caveats: list[str] = []
         self.details: dict[str, object] = {}
+        self.done: set[str] = set()  # characterisation tests already done and non-diagnostic
 
     def why(self, line: str) -> None:
         self.rationale.append(line)
