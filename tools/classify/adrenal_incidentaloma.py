@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.classify._extract import add_path_needs, put, read_yes_no, settle_yes_no
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import (
     clause_before,
     find_measurements,
@@ -65,6 +66,23 @@ STABLE_MIN_MONTHS = 12.0  # stable on prior imaging for >= 1 year: benign
 
 BenignAppearance = Literal["cyst", "hemorrhage", "calcified"]
 PriorImaging = Literal["none", "stable", "new_or_enlarging"]
+
+# Issue 11 (tools.classify.conditional): unstated benign features (macroscopic fat, signal loss, washout) are
+# not read as present; the tool treats them as not shown, which can only keep the mass indeterminate (the
+# higher-concern branch). Prior imaging and cancer history are never assumed: they become branches.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = (
+    "<1 cm",
+    "benign",
+    "stable ≥1 year",
+    "indeterminate 1–<2 cm",
+    "indeterminate 2–<4 cm",
+    "indeterminate 1–4 cm, cancer history",
+    "indeterminate 1–4 cm, new or enlarging",
+    "≥4 cm",
+)
+# Stability for an unstated duration: at least 1 year is benign; less follows the no-prior-imaging branch.
+BRANCH_VALUES = {"stable_months": ((12, "≥12 months"), (6, "<12 months"))}
 
 TRIGGERS: tuple[str, ...] = (
     r"\badrenals?\b",

@@ -167,13 +167,14 @@ def _explore(tool: Tool, inputs: dict[str, Any], first: ClassificationResult) ->
     return leaves
 
 
-def _rank(order: tuple[str, ...], category: str | None) -> int | None:
+def rank(order: tuple[str, ...], category: str | None) -> int | None:
+    """Position of a category in a system's `SEVERITY`: an exact label, else the highest label it contains."""
     if category is None:
         return None
-    for i, label in enumerate(order):
-        if category == label or category.startswith(label):
-            return i
-    return None
+    if category in order:
+        return order.index(category)
+    contained = [i for i, label in enumerate(order) if label in category]
+    return max(contained) if contained else None
 
 
 def _grounded(text: str, grounds: tuple[str, ...]) -> str | None:
@@ -194,8 +195,8 @@ def _safe_absent(tool: Tool, leaves: list[_Leaf], rule: ReadAsAbsent) -> bool:
         if rule.field not in leaf.assumed:
             continue
         others = tuple(sorted((k, repr(v)) for k, v in leaf.assumed.items() if k != rule.field))
-        rank = _rank(order, leaf.result.category if leaf.result else None)
-        groups.setdefault(others, {}).setdefault(leaf.assumed[rule.field], set()).add(rank)
+        position = rank(order, leaf.result.category if leaf.result else None)
+        groups.setdefault(others, {}).setdefault(leaf.assumed[rule.field], set()).add(position)
     if not groups:
         return False
     for by_value in groups.values():
@@ -207,14 +208,6 @@ def _safe_absent(tool: Tool, leaves: list[_Leaf], rule: ReadAsAbsent) -> bool:
             if value != rule.value and (None in ranks or max(ranks) > floor):  # type: ignore[type-var]
                 return False
     return True
-
-
-def _condition(tool: Tool, assumed: dict[str, Any]) -> str:
-    parts = []
-    for name, value in assumed.items():
-        labels = dict(_choices(tool, name))
-        parts.append(f"{name} = {labels.get(value, value)}")
-    return " and ".join(parts)
 
 
 def resolve(tool: Tool, inputs: dict[str, Any], result: ClassificationResult, text: str = "") -> Resolution:
@@ -247,9 +240,50 @@ def resolve(tool: Tool, inputs: dict[str, Any], result: ClassificationResult, te
     return _branches(tool, result, leaves, assumptions)
 
 
+def _order(tool: Tool, leaf: _Leaf) -> tuple[int, ...]:
+    """Leaves in the order of each input's values as the system lists them (absent/negative first)."""
+    index = []
+    for name, value in leaf.assumed.items():
+        values = [v for v, _ in _choices(tool, name)]
+        index.append(values.index(value) if value in values else len(values))
+    return (len(leaf.assumed), *index)
+
+
+def _merged(tool: Tool, branches: list[tuple[dict[str, Any], ClassificationResult]]) -> list[Branch]:
+    """One branch per outcome: values of one input that give the same answer are joined with 'or'."""
+    out: list[tuple[dict[str, list[Any]], ClassificationResult]] = []
+    for assumed, r in branches:
+        for conditions, other in out:
+            same = (other.category, other.management, other.not_applicable) == (
+                r.category,
+                r.management,
+                r.not_applicable,
+            )
+            if same and conditions.keys() == assumed.keys():
+                differing = [k for k in assumed if assumed[k] not in conditions[k]]
+                if len(differing) <= 1 and all(len(conditions[k]) == 1 or k in differing for k in assumed):
+                    for k in differing:
+                        conditions[k].append(assumed[k])
+                    break
+        else:
+            out.append(({k: [v] for k, v in assumed.items()}, r))
+    result = []
+    for conditions, r in out:
+        parts = []
+        for name, values in conditions.items():
+            labels = dict(_choices(tool, name))
+            parts.append(f"{name} = " + " or ".join(str(labels.get(v, v)) for v in values))
+        category = r.category if r.category is not None else "not applicable"
+        result.append(
+            Branch(if_=" and ".join(parts), category=category, management=r.management or r.not_applicable)
+        )
+    return result
+
+
 def _branches(
     tool: Tool, result: ClassificationResult, leaves: list[_Leaf], assumptions: list[str]
 ) -> Resolution:
+    leaves = [leaf for leaf in leaves if leaf.result is not None]  # impossible combinations are no branch
     outcomes = [leaf.outcome for leaf in leaves]
     if not leaves or any(o is None for o in outcomes):
         return Resolution(result, assumptions=assumptions, ask=list(result.missing))
@@ -265,19 +299,10 @@ def _branches(
             return Resolution(
                 same.model_copy(update={"rationale": [*same.rationale, note]}), assumptions=assumptions
             )
-    branches = []
-    seen: set[tuple[str, str | None, str | None]] = set()
-    for leaf in sorted(decided, key=lambda lf: len(lf.assumed)):
-        r = leaf.result
-        assert r is not None
-        category = r.category if r.category is not None else "not applicable"
-        key = (_condition(tool, leaf.assumed), category, r.management)
-        if key in seen:
-            continue
-        seen.add(key)
-        branches.append(Branch(if_=key[0], category=category, management=r.management or r.not_applicable))
+    ordered = sorted(decided, key=lambda lf: _order(tool, lf))
+    branches = _merged(tool, [(leaf.assumed, leaf.result) for leaf in ordered if leaf.result is not None])
     order = severity(tool)
-    ranks = [_rank(order, b.category) for b in branches]
+    ranks = [rank(order, b.category) for b in branches]
     at_least = None
     if order and ranks and None not in ranks:
         low = min(r for r in ranks if r is not None)

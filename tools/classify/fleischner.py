@@ -47,6 +47,7 @@ from tools.classify._chest_text import (
 from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse, round_half_up
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.registry import tool
 
 NAME = "fleischner"
@@ -68,6 +69,23 @@ TRIGGERS: tuple[str, ...] = (
     r"\b(?:right|left)\s+(?:upper|middle|lower)\s+lobes?\b",
     r"\bSPNs?\b",
     r"\bperi-?fissural\b",
+)
+
+# Issue 11 (tools.classify.conditional): nothing unstated is read as absent; risk and count are asked for or
+# branched (a low-risk assumption could lower the management). SEVERITY orders the table rows by concern,
+# for choosing the dominant of several nodules (a label's rank is the highest entry it contains).
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = (
+    "<6 mm",
+    "ground-glass, single, >=6 mm",
+    "solid component <6 mm",
+    "6-8 mm",
+    "subsolid, multiple, >=6 mm",
+    ">8 mm",
+    "solid component 6-8 mm",
+    "suspicious morphology",
+    "growing solid component",
+    "solid component >8 mm",
 )
 
 NoduleType = Literal["solid", "part-solid", "ground-glass", "subsolid"]

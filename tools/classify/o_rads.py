@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from tools.classify._decide import explore, need, presence_changes, reject_bool
 from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated, word_number
 from tools.registry import tool
 
@@ -55,6 +56,13 @@ LesionType = Literal[
 ]
 Contour = Literal["smooth", "irregular"]
 Menopause = Literal["premenopausal", "postmenopausal"]
+
+# Issue 11 (tools.classify.conditional): the only descriptor read as absent is the solid component of a
+# smooth-walled unilocular or bilocular cyst, in the extractor (`_smooth_states_no_solid`), because the smooth
+# wall is the stated words that imply it. Ascites, shadowing and incomplete evaluation are presence-only in
+# the tool (not given = absent, with a caveat saying what their presence would give).
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("1", "2", "3", "4", "5")
 
 TRIGGERS: tuple[str, ...] = (
     r"\bo-?\s?rads\b",

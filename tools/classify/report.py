@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.conditional import Branch, resolve, severity
+from tools.classify.conditional import Branch, rank, resolve, severity
 from tools.classify.findings import classify_inputs
 from tools.classify.negation import negation_trigger
 from tools.classify.text import find_measurements
@@ -96,8 +96,10 @@ class Finding(BaseModel):
             return "not applicable"
         if self.branches:
             first, *rest = self.branches
-            text = f"{first.category} (if {first.if_})"
-            return "; ".join([text, *(f"{b.category} if {b.if_}" for b in rest)])
+            text = "; ".join(
+                [f"{first.category} (if {first.if_})", *(f"{b.category} if {b.if_}" for b in rest)]
+            )
+            return f"at least {self.at_least}: {text}" if self.at_least and len(self.branches) > 1 else text
         return "needs " + ", ".join(self.missing) if self.missing else "not determined"
 
     def label(self) -> str:
@@ -143,6 +145,13 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
+def _branch_management(branches: list[Branch]) -> str | None:
+    managements = list(dict.fromkeys(b.management for b in branches if b.management))
+    if len(managements) == 1:
+        return managements[0]
+    return "; ".join(f"{b.if_}: {b.management}" for b in branches if b.management) or None
+
+
 def render_table(findings: Iterable[Finding]) -> str:
     """Markdown table of findings; branches show as 'A (if x = a); B if x = b'."""
     lines = ["| # | Finding | System | Category | Management | Rule |", "|---|---|---|---|---|---|"]
@@ -150,7 +159,7 @@ def render_table(findings: Iterable[Finding]) -> str:
         category = f.category_text()
         if f.dominant:
             category += " (dominant)"
-        management = f.management or ("; ".join(f"{b.if_}: {b.management}" for b in f.branches) or None)
+        management = f.management or _branch_management(f.branches)
         if f.managed_with is not None:
             management = f"Managed with #{f.managed_with}" + (f" ({f.group_rule})" if f.group_rule else "")
         if f.not_applicable:
@@ -733,12 +742,12 @@ def _multiple_nodules(findings: list[Finding], registry: ToolRegistry) -> list[F
             group = [f for f in findings if f.system == system]
         order = severity(tool)
 
-        def rank(f: Finding, order: tuple[str, ...] = order) -> tuple[int, float]:
+        def concern(f: Finding, order: tuple[str, ...] = order) -> tuple[int, float]:
             labels = [b.category for b in f.branches] or [f.category]
-            ranks = [next((i for i, o in enumerate(order) if c and c.startswith(o)), -1) for c in labels]
+            ranks = [r for c in labels if (r := rank(order, c)) is not None]
             return (max(ranks, default=-1), _size(f))
 
-        dominant = max(group, key=rank)
+        dominant = max(group, key=concern)
         for f in group:
             f.dominant = f is dominant
             f.group_rule = rule
