@@ -767,7 +767,7 @@ def _described(f: Finding) -> dict[str, Any]:
 
 # --- follow-ups -----------------------------------------------------------------------------------------
 
-_HYPOTHETICAL = re.compile(r"\b(?:were|was|would be|became|becomes|turned out to be|is)\s+", _I)
+_HYPOTHETICAL = re.compile(r"\b(?:were|would be|became|becomes|turned out to be)\s+", _I)
 _ORDINALS = {
     "first": 1,
     "1st": 1,
