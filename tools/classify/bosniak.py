@@ -86,6 +86,7 @@ READ_AS_ABSENT = (
     ReadAsAbsent("homogeneous", True, "homogeneous contents", (*_SIMPLE, r"\bhomogeneous\b")),
 )
 SEVERITY = ("I", "II", "IIF", "III", "IV")
+ORDINAL = True
 # An enhancing protrusion of unstated size: <=3 mm (obtuse) is an irregularity (III), >=4 mm a nodule (IV).
 BRANCH_VALUES = {"protrusion_mm": ((3, "≤3 mm"), (4, "≥4 mm"))}
 

@@ -81,7 +81,11 @@ def read_as_absent(tool: Tool) -> tuple[ReadAsAbsent, ...]:
 
 
 def severity(tool: Tool) -> tuple[str, ...]:
-    """The system's categories from lowest to highest concern (empty when it declares no order)."""
+    """The system's categories from lowest to highest concern (empty when it declares no order).
+
+    A system whose categories are an ordinal scale (Bosniak, PI-RADS, ...) also sets `ORDINAL = True`, and its
+    branches then say "at least <lowest category>".
+    """
     return tuple(getattr(_module(tool), "SEVERITY", ()))
 
 
@@ -304,7 +308,7 @@ def _branches(
     order = severity(tool)
     ranks = [rank(order, b.category) for b in branches]
     at_least = None
-    if order and ranks and None not in ranks:
+    if getattr(_module(tool), "ORDINAL", False) and order and ranks and None not in ranks:
         low = min(r for r in ranks if r is not None)
         at_least = order[low]
     return Resolution(

@@ -45,6 +45,7 @@ CITATION = (
 # are handled inside the tool; nothing else is read as absent. SEVERITY: for the exam's most suspicious finding.
 READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
 SEVERITY = ("0", "1", "2", "3", "4A", "4B", "4X")
+ORDINAL = True
 
 TRIGGERS: tuple[str, ...] = (
     r"\blung[- ]?rads\b",

@@ -63,6 +63,7 @@ Menopause = Literal["premenopausal", "postmenopausal"]
 # the tool (not given = absent, with a caveat saying what their presence would give).
 READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
 SEVERITY = ("1", "2", "3", "4", "5")
+ORDINAL = True
 
 TRIGGERS: tuple[str, ...] = (
     r"\bo-?\s?rads\b",

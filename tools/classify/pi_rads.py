@@ -42,6 +42,7 @@ Dce = Literal["positive", "negative", "not_performed"]
 # the category; the answer gives both branches and asks.
 READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
 SEVERITY = ("1", "2", "3", "4", "5")
+ORDINAL = True
 BRANCH_VALUES = {
     "dce": (("negative", "negative"), ("positive", "positive"), ("not_performed", "not performed"))
 }

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import Branch, rank, resolve, severity
-from tools.classify.findings import classify_inputs
+from tools.classify.findings import classify_inputs, infer_system
 from tools.classify.negation import negation_trigger
 from tools.classify.text import find_measurements
 from tools.registry import REGISTRY, Tool, ToolRegistry
@@ -359,7 +359,8 @@ _CLAUSE_BREAK = re.compile(r",|\band\b|\bwith\b|\balso\b|\bas well as\b|\bplus\b
 _CONTINUES = re.compile(
     r"^\s*(?:it|this|which|there\s+is|measuring|measures|the\s+(?:lesion|nodule|cyst|mass|observation|polyp|"
     r"focus))\b|\bHU\b|\bhounsfield\b|\bwashout\b|\benhanc\w*|\bsept(?:a|um|ation)\w*|\bwalls?\b|\bmargins?\b|"
-    r"\bcalcif\w*|\bsolid\s+component\b|\bDWI\b|\bADC\b|\bDCE\b|\bT2\w*|\bdiffusion\b|\bcolou?r\s+score\b",
+    r"\bcalcif\w*|\bsolid\s+component\b|\bDWI\b|\bADC\b|\bDCE\b|\bT2\w*|\bdiffusion\b|\bcolou?r\s+score\b|"
+    r"\blymph\w*|\bnodes?\b|\binvasion\b|\bstalk\b|\bpedunculated\b|\bsessile\b|\bflow\b|\bvascular\w*",
     _I,
 )
 _CONTEXT = re.compile(
@@ -406,6 +407,7 @@ class _Unit:
     end: int
     anchor: _Anchor
     extra: list[_Span] = field(default_factory=list)
+    system: str | None = None  # set for a finding found by a tool's triggers rather than by an organ
 
 
 def _sentences(text: str) -> list[_Span]:
@@ -453,6 +455,8 @@ def _has(patterns: Iterable[str], text: str) -> re.Match[str] | None:
 
 
 def _lesion_in(organ: str, text: str) -> re.Match[str] | None:
+    if organ not in _ORGANS:  # found by a tool's triggers: the sentence is the finding
+        return re.search(r"\w+", text)
     return _has(_ORGANS[organ].lesions, text)
 
 
@@ -527,7 +531,23 @@ class _Layout:
     normal: list[tuple[_Span, str]]
 
 
-def _layout(text: str) -> _Layout:
+_KNOWN_SYSTEMS = frozenset(
+    {"fleischner", "lung_rads", "adrenal_incidentaloma", "bosniak", "renal_incidentaloma", "li_rads", "ti_rads",
+     "thyroid_incidental", "pancreatic_cyst", "gallbladder_polyp", "o_rads", "pi_rads", "bi_rads"}
+)  # fmt: skip
+
+
+def _by_triggers(text: str, sentence: _Span, registry: ToolRegistry) -> _Unit | None:
+    """A sentence naming no organ above but matching another registered system's triggers (a plugin's)."""
+    words = text[sentence.start : sentence.end]
+    system = infer_system(words, registry=registry)
+    if system is None or system in _KNOWN_SYSTEMS:
+        return None
+    anchor = _Anchor("other", sentence.start, sentence.start)
+    return _Unit("other", sentence.start, sentence.end, anchor, system=system)
+
+
+def _layout(text: str, registry: ToolRegistry) -> _Layout:
     units: list[_Unit] = []
     context: list[_Span] = []
     normal: list[tuple[_Span, str]] = []
@@ -550,6 +570,11 @@ def _layout(text: str) -> _Layout:
         words = text[sentence.start : sentence.end]
         if previous_was_finding and units and _CONTINUES.search(words) and not _CONTEXT.search(words):
             units[-1].extra.append(sentence)
+            continue
+        other = _by_triggers(text, sentence, registry)
+        if other is not None:
+            units.append(other)
+            previous_was_finding = True
             continue
         if _CONTEXT.search(words):
             context.append(sentence)
@@ -592,7 +617,7 @@ def _negated(text: str, unit: _Unit) -> str | None:
 
 def _describe(text: str, unit: _Unit) -> dict[str, Any]:
     words = text[unit.start : _unit_end(unit)]
-    organ = _ORGANS[unit.organ]
+    organ = _ORGANS.get(unit.organ, Organ(unit.organ, (), ()))
     location = _has(organ.locations, words)
     side = _LATERALITY.search(words)
     laterality = side.group(1).lower() if side else None
@@ -618,7 +643,7 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
     if not isinstance(text, str):
         raise TypeError("read_report needs the report text as a string")
     registry = REGISTRY if registry is None else registry
-    layout = _layout(text)
+    layout = _layout(text, registry)
     context = " ".join(text[s.start : s.end] for s in layout.context)
     findings: list[Finding] = []
     ignored = [
@@ -628,7 +653,9 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
         end = _unit_end(unit)
         words = text[unit.start : end]
         why = _negated(text, unit)
-        if why is None:
+        if why is None and unit.system is not None:
+            system = unit.system
+        elif why is None:
             system, why = _system_for(unit.organ, words, context)
             if system is not None and system not in registry:
                 system, why = None, f"no classification tool {system!r} is registered"
