@@ -276,6 +276,8 @@ def _merged(tool: Tool, branches: list[tuple[dict[str, Any], ClassificationResul
         parts = []
         for name, values in conditions.items():
             labels = dict(_choices(tool, name))
+            if len(conditions) > 1 and set(values) >= set(labels):
+                continue  # every value of this input gives this answer: it is no condition
             parts.append(f"{name} = " + " or ".join(str(labels.get(v, v)) for v in values))
         category = r.category if r.category is not None else "not applicable"
         result.append(
