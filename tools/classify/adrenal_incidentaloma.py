@@ -276,8 +276,19 @@ def _not_hedged(text: str, m: re.Match[str]) -> bool:
     return not _HEDGE.search(clause_before(text, m.start(), window=40))
 
 
+_PRIOR_SIZE_BEFORE = re.compile(
+    r"\b(?:previously|prior(?:ly)?|formerly|was|were|from|compared\s+(?:with|to))\s*(?:measuring|measured|about)?\s*$",
+    re.IGNORECASE,
+)
+
+
 def _read_size(text: str, found: Extraction) -> None:
-    sizes = {m.longest_mm: m.text.strip() for m in find_measurements(text)}
+    """The mass's current size: a size introduced as the earlier one ("previously 1.4 cm") is not it."""
+    sizes = {
+        m.longest_mm: m.text.strip()
+        for m in find_measurements(text)
+        if not _PRIOR_SIZE_BEFORE.search(text[max(0, m.start - 30) : m.start])
+    }
     if len(sizes) == 1:
         ((size, evidence),) = sizes.items()
         put(found, "size_mm", size, evidence)

@@ -190,27 +190,30 @@ def _grounded(text: str, grounds: tuple[str, ...]) -> str | None:
 
 
 def _safe_absent(tool: Tool, leaves: list[_Leaf], rule: ReadAsAbsent) -> bool:
-    """Absence never gives a lower category than presence, other assumed values being equal."""
+    """Absence never gives a lower category than presence, wherever the other assumed values agree.
+
+    Each leaf where the descriptor is present is compared with every leaf where it is absent and the inputs
+    both assumed have the same values; there must be at least one such leaf, and none may rank lower.
+    """
     order = severity(tool)
     if not order:
         return False
-    groups: dict[tuple[tuple[str, Any], ...], dict[Any, set[int | None]]] = {}
+    absent, present = [], []
     for leaf in leaves:
-        if rule.field not in leaf.assumed:
+        if rule.field not in leaf.assumed or leaf.result is None:
             continue
-        others = tuple(sorted((k, repr(v)) for k, v in leaf.assumed.items() if k != rule.field))
-        position = rank(order, leaf.result.category if leaf.result else None)
-        groups.setdefault(others, {}).setdefault(leaf.assumed[rule.field], set()).add(position)
-    if not groups:
+        position = rank(order, leaf.result.category)
+        if position is None:
+            return False  # an undecided or unranked outcome: cannot show absence is the safe side
+        (absent if leaf.assumed[rule.field] == rule.value else present).append((leaf.assumed, position))
+    if not absent or not present:
         return False
-    for by_value in groups.values():
-        absent = by_value.get(rule.value, set())
-        if not absent or None in absent:
+    for assumed, position in present:
+        matching = [
+            p for a, p in absent if all(a[k] == v for k, v in assumed.items() if k in a and k != rule.field)
+        ]
+        if not matching or min(matching) < position:
             return False
-        floor = min(absent)  # type: ignore[type-var]
-        for value, ranks in by_value.items():
-            if value != rule.value and (None in ranks or max(ranks) > floor):  # type: ignore[type-var]
-                return False
     return True
 
 

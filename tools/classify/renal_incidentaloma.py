@@ -133,7 +133,13 @@ _ENHANCEMENT = (
     ),
 )
 _ALTERNATIVE = re.compile(r"\s*(?:or|to|-|–|/)\s*(?:by\s+)?[-−]?\d", re.IGNORECASE)  # "by 15 or 25 HU"
-_FAT = (r"\b(?:macroscopic|gross|bulk)\s+fat\b", r"\bfat[- ]containing\b", r"\bcontains?\s+fat\b")
+_FAT = (
+    r"\b(?:macroscopic|gross|bulk)\s+fat\b",
+    r"\bfat[- ]containing\b",
+    r"\bcontains?\s+fat\b",
+    # a diagnosed angiomyolipoma ("AML") states visible fat, unless called lipid-poor / fat-poor
+    r"(?<!lipid-poor )(?<!fat-poor )(?<!lipid poor )(?<!fat poor )\b(?:AMLs?|angiomyolipomas?)\b",
+)
 _CYSTIC = (r"\bcystic\b",)
 _SOLID = (r"\bsolid\b",)
 _HOMOGENEOUS = (r"\bhomogeneous(?:ly)?\b",)

@@ -235,7 +235,16 @@ ORGANS: tuple[Organ, ...] = (
     Organ(
         "liver",
         (r"\bliver\b", r"\bhepatic\b", r"\bsegment\s+(?:[1-8]|I{1,3}|IV[AB]?|V|VI{1,3})\b", r"\bLR-\w+"),
-        (r"\bobservations?\b", r"\blesions?\b", r"\bnodules?\b", r"\bmass(?:es)?\b", r"\bLR-\w+"),
+        (
+            r"\bobservations?\b",
+            r"\blesions?\b",
+            r"\bnodules?\b",
+            r"\bmass(?:es)?\b",
+            r"\bLR-\w+",
+            r"\bhypo(?:densit(?:y|ies)|attenuating|dense)\b",
+            r"\bcysts?\b",
+            r"\bhemangiomas?\b",
+        ),
         (r"\bsegment\s+(?:[1-8]|I{1,3}|IV[AB]?|V|VI{1,3})\b",),
     ),
     Organ("thyroid", (r"\bthyroid\b",), (r"\bnodules?\b", r"\blesions?\b", r"\bmass\b", r"\bTR\d\b")),
@@ -360,13 +369,14 @@ _CONTINUES = re.compile(
     r"^\s*(?:it|this|which|there\s+is|measuring|measures|the\s+(?:lesion|nodule|cyst|mass|observation|polyp|"
     r"focus))\b|\bHU\b|\bhounsfield\b|\bwashout\b|\benhanc\w*|\bsept(?:a|um|ation)\w*|\bwalls?\b|\bmargins?\b|"
     r"\bcalcif\w*|\bsolid\s+component\b|\bDWI\b|\bADC\b|\bDCE\b|\bT2\w*|\bdiffusion\b|\bcolou?r\s+score\b|"
-    r"\blymph\w*|\bnodes?\b|\binvasion\b|\bstalk\b|\bpedunculated\b|\bsessile\b|\bflow\b|\bvascular\w*",
+    r"\blymph\w*|\bnodes?\b|\binvasion\b|\bstalk\b|\bpedunculated\b|\bsessile\b|\bflow\b|\bvascular\w*|"
+    r"\bworrisome\b|\bstigmata\b",
     _I,
 )
 _CONTEXT = re.compile(
     r"\b\d{1,3}[- ]?(?:years?|yrs?)[- ]?old\b|\b\d{1,3}\s*(?:yo|y/o)\b|\bsmok\w*|\bpack[- ]?years?\b|"
     r"\bhistory\b|\bhx\b|\bcancer\b|\bcarcinoma\b|\bmalignan\w*|\bmelanoma\b|\blymphoma\b|\bmetasta\w*|"
-    r"\bmenopaus\w*|\bscreening\b|\bLDCT\b|\bincidental\b|\bindication\b|\bclinical\b|\bcomparison\b|"
+    r"\b(?:pre|post|peri)?-?menopaus\w*|\bscreening\b|\bLDCT\b|\bincidental\b|\bindication\b|\bclinical\b|\bcomparison\b|"
     r"\bprior\b|\bcirrho\w*|\bhepatitis\b|\bHBV\b|\bimmuno\w*|\btransplant\w*|\bHIV\b|\brisk\b|"
     r"\blife\s+expectancy\b|\bcomorbid\w*|\bhospice\b|\bPSC\b|\bsclerosing\s+cholangitis\b|\bage\b|"
     r"\b(?:CT|MRI?|ultrasound|US|PET)\b",
@@ -560,11 +570,11 @@ def _layout(text: str, registry: ToolRegistry) -> _Layout:
             previous_was_finding = True
             for u in found:
                 if u not in with_lesion:
-                    _organ_statement(text, u, context, normal)
+                    _organ_statement(text, u, context, normal, _Span(u.start, u.end))
             continue
         if found:
             for u in found:
-                _organ_statement(text, u, context, normal)
+                _organ_statement(text, u, context, normal, sentence)
             previous_was_finding = False
             continue
         words = text[sentence.start : sentence.end]
@@ -582,10 +592,20 @@ def _layout(text: str, registry: ToolRegistry) -> _Layout:
     return _Layout(units, context, normal)
 
 
-def _organ_statement(text: str, unit: _Unit, context: list[_Span], normal: list[tuple[_Span, str]]) -> None:
-    """An organ named without a lesion: a normal organ (ignored, with why) or patient context."""
+def _organ_statement(
+    text: str, unit: _Unit, context: list[_Span], normal: list[tuple[_Span, str]], sentence: _Span
+) -> None:
+    """An organ named without a lesion: a normal organ (ignored, with why) or patient context.
+
+    "The pancreas, spleen and liver are unremarkable": the normal word may sit in the sentence's last clause.
+    """
     words = text[unit.start : unit.end]
-    if _NORMAL.search(words) or negation_trigger(text, unit.anchor.start, unit.anchor.end):
+    said = text[sentence.start : sentence.end]
+    if (
+        _NORMAL.search(words)
+        or _NORMAL.search(said)
+        or negation_trigger(text, unit.anchor.start, unit.anchor.end)
+    ):
         normal.append((_Span(unit.start, unit.end), f"no {unit.organ} lesion described (normal or absent)"))
     elif _CONTEXT.search(words):
         context.append(_Span(unit.start, unit.end))
@@ -644,7 +664,7 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
         raise TypeError("read_report needs the report text as a string")
     registry = REGISTRY if registry is None else registry
     layout = _layout(text, registry)
-    context = " ".join(text[s.start : s.end] for s in layout.context)
+    context = _context_text(text, layout)
     findings: list[Finding] = []
     ignored = [
         Ignored(text=text[s.start : s.end], start=s.start, end=s.end, why=why) for s, why in layout.normal
@@ -675,6 +695,35 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
     ignored.sort(key=lambda i: i.start)
     findings = _multiple_nodules(findings, registry)
     return ReportReading(findings=findings, ignored=ignored)
+
+
+_PATIENT = re.compile(
+    r"\b\d{1,3}[- ]?(?:years?|yrs?)[- ]?old\b|\b\d{1,3}\s*(?:yo|y/o)\b|\bsmok\w*|\bpack[- ]?years?\b|"
+    r"\b(?:low|high)[- ]risk\b|\bhistory\s+of\b|\b(?:pre|post|peri)?-?menopaus\w*|\bscreening\b|\bLDCT\b|\bcirrho\w*|"
+    r"\bhepatitis\b|\bimmuno\w*|\bhospice\b|\blife\s+expectancy\b|\bincidental(?:ly)?\b",
+    _I,
+)
+_PIECE = re.compile(r"[,:]|\bin\s+an?\b", _I)
+
+
+def _context_text(text: str, layout: _Layout) -> str:
+    """Patient context for every finding: context sentences, plus patient phrases inside finding sentences.
+
+    Sizes in context are blanked: a prior size or another organ's size must not be read as this finding's.
+    """
+    pieces = [text[s.start : s.end] for s in layout.context]
+    for unit in layout.units:
+        words = text[unit.start : unit.end]
+        for m in _PATIENT.finditer(words):
+            cuts = [c.end() for c in _PIECE.finditer(words, 0, m.start())]
+            ends = [c.start() for c in _PIECE.finditer(words, m.end())]
+            piece = words[max(cuts, default=0) : min(ends, default=len(words))]
+            if not find_measurements(piece):
+                pieces.append(piece.strip())
+    context = " ".join(dict.fromkeys(p for p in pieces if p))
+    for m in reversed(find_measurements(context)):
+        context = context[: m.start] + " " * (m.end - m.start) + context[m.end :]
+    return context
 
 
 def _extract(tool: Tool, words: str, context: str) -> Extraction:

@@ -77,13 +77,15 @@ TRIGGERS: tuple[str, ...] = (r"\bthyroid\s+(?:nodule|lesion|incidentaloma)s?\b",
 # to less). Suspicious features are never assumed absent: for a small nodule they change "no further
 # evaluation" into "thyroid US", so they become a branch.
 READ_AS_ABSENT = (ReadAsAbsent("limited_life_expectancy", False, "normal life expectancy"),)
-SEVERITY = (
+# A nodule of unstated size ("subcentimeter", "small"): one value on each side of the age thresholds.
+BRANCH_VALUES = {"size_mm": ((9.0, "<1 cm"), (12.0, "1 to <1.5 cm"), (15.0, "≥1.5 cm"))}
+SEVERITY = (  # by what follows: no further evaluation first, then the three that lead to a thyroid US
     "limited life expectancy",
     "<35 y, <1 cm",
     "≥35 y, <1.5 cm",
+    "suspicious features",
     "<35 y, ≥1 cm",
     "≥35 y, ≥1.5 cm",
-    "suspicious features",
 )
 
 
@@ -199,6 +201,8 @@ def extract(text: str) -> Extraction:
     if m:
         put(found, "clinical_risk_factors", True, m.group(0))
     modalities = {name for name, ps in _MODALITY.items() if find_term(text, ps, allow_negated=True)}
+    if "pet" in modalities:
+        modalities = {"pet"}  # PET/CT is a PET study
     if len(modalities) == 1:
         (modality,) = modalities
         put(found, "modality", modality, modality.upper())
