@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.classify.test_report_set import _load, run_set
+from tests.classify.test_report_set import HELD_OUT, _load, run_set
 
 
 def main() -> int:
@@ -28,9 +28,18 @@ def main() -> int:
     print(f"wrong stated categories: {len(score.wrong_stated)}")
     for line in score.wrong_stated + score.misses + ignored:
         print("  -", line)
+    held, held_ignored = run_set(HELD_OUT)
+    print(
+        f"held-out set: per-finding accuracy {held.finding_accuracy:.3f} ({held.right}/{held.findings}), "
+        f"branch accuracy {held.branch_accuracy:.3f}, wrong stated {len(held.wrong_stated)}"
+    )
+    for line in held.wrong_stated + held.misses + held_ignored:
+        print("  -", line)
     print(
         json.dumps(
             {
+                "held_out_finding_accuracy": round(held.finding_accuracy, 3),
+                "held_out_wrong_stated": len(held.wrong_stated),
                 "reports": len(_load()),
                 "findings": score.findings,
                 "finding_accuracy": round(score.finding_accuracy, 3),

@@ -20,12 +20,14 @@ from tools import load_tools
 from tools.classify.report import Finding, ReportReading, read_report
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports.yaml"
+HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "reports_heldout.yaml"
+MIN_HELD_OUT_ACCURACY = 0.75  # first run (before any fix): 11/14 = 0.79
 MIN_FINDING_ACCURACY = 0.9  # the set's figure at the time of writing is printed by the script; see the report
 MIN_BRANCH_ACCURACY = 0.9
 
 
-def _load() -> list[dict[str, Any]]:
-    return yaml.safe_load(REPORTS.read_text(encoding="utf-8"))
+def _load(path: Path = REPORTS) -> list[dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -88,10 +90,10 @@ def score_report(case: dict[str, Any], reading: ReportReading, score: Score) -> 
             score.misses.append(f"{where}: got {actual.system} {shown!r}, expected {want or branches}")
 
 
-def run_set() -> tuple[Score, list[str]]:
+def run_set(path: Path = REPORTS) -> tuple[Score, list[str]]:
     registry = load_tools()
     score, ignored_misses = Score(), []
-    for case in _load():
+    for case in _load(path):
         reading = read_report(case["text"], registry=registry)
         score_report(case, reading, score)
         for words in case.get("ignored", []):
@@ -155,4 +157,12 @@ def test_branch_accuracy(result: tuple[Score, list[str]]) -> None:
 
 def test_negated_resolved_and_normal_findings_are_ignored(result: tuple[Score, list[str]]) -> None:
     _, ignored_misses = result
+    assert ignored_misses == []
+
+
+def test_held_out_reports() -> None:
+    """Excerpts written after tuning: never a wrong stated category, and most findings right."""
+    score, ignored_misses = run_set(HELD_OUT)
+    assert score.wrong_stated == []
+    assert score.finding_accuracy >= MIN_HELD_OUT_ACCURACY, score.misses
     assert ignored_misses == []

@@ -183,7 +183,7 @@ _MORPHOLOGY = {
 }
 _WALL = (
     r"\bfocal\s+(?:gall\s?bladder\s+)?wall\s+thickening\b",
-    r"\bwall\s+thickening\s+(?:adjacent|at\s+the\s+base)\b",
+    r"\b(?:adjacent\s+)?wall\s+thickening\b",
 )
 _EXCLUSION_WORDS = {
     "psc": (r"\bprimary\s+sclerosing\s+cholangitis\b", r"\bPSC\b"),

@@ -611,9 +611,24 @@ def _organ_statement(
         context.append(_Span(unit.start, unit.end))
 
 
+_NOT_A_LESION = {
+    "prostate": (
+        re.compile(r"\bBPH\b|\bbenign\s+prostatic\s+hyperplasia\b", _I),
+        "BPH nodules: no PI-RADS lesion described",
+    ),
+    "lung": (
+        re.compile(r"\bcalcified\s+granulomas?\b", _I),
+        "calcified granuloma: benign, not a nodule to manage",
+    ),
+}
+
+
 def _negated(text: str, unit: _Unit) -> str | None:
-    """Why the unit's lesion is not classified: negated or resolved; None when it is stated."""
+    """Why the unit's lesion is not classified: negated, resolved or not a lesion; None when it is stated."""
     words = text[unit.start : unit.end]
+    benign = _NOT_A_LESION.get(unit.organ)
+    if benign is not None and benign[0].search(words):
+        return benign[1]
     resolved = _RESOLVED.search(words)
     if resolved:
         return f"resolved or removed ({resolved.group(0)!r})"
