@@ -148,7 +148,7 @@ _INVASION = (
 )
 _ABNORMAL_NODES = (
     r"\b(?:abnormal|suspicious|necrotic|cystic|calcified|hyperenhancing|enlarged|pathologic(?:al)?)\s+"
-    r"(?:[\w-]+\s+){0,2}?(?:lymph\s+)?nodes?\b",
+    r"(?:[\w.-]+\s+){0,4}?(?:lymph\s+)?nodes?\b",
     r"\b(?:cervical\s+)?lymphadenopathy\b",
 )
 _LIMITED = (
