@@ -141,7 +141,7 @@ GGN_SMALL_SUSPICIOUS = "In certain suspicious nodules <6 mm, consider CT at 2 an
 PERIFISSURAL = (
     r"\bperi-?fissural\b",
     r"\bintra-?pulmonary\s+lymph\s+nodes?\b",
-    r"\b(?:juxta|sub)-?pleural\s+(?:lymph\s+node|(?:[\w-]+\s+){0,3}?(?:triangular|lentiform|lenticular)\b)",
+    r"\b(?:juxta|sub)-?pleural\b[^.;]{0,30}?\b(?:lymph\s+node|triangular|lentiform|lenticular)\b",
 )
 PERIFISSURAL_EXCEPTION = (
     "No routine follow-up if the morphology is that of a typical intrapulmonary lymph node (perifissural or "
