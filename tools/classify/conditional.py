@@ -32,7 +32,7 @@ from tools.classify.base import ClassificationResult
 from tools.classify.negation import is_negated_span
 from tools.registry import Tool
 
-MAX_EVALUATIONS = 96  # tool calls per finding (each is tens of microseconds)
+MAX_EVALUATIONS = 64  # tool calls per finding (each is tens of microseconds)
 MAX_FIELDS = 4  # missing inputs explored together
 
 
@@ -223,18 +223,33 @@ def resolve(tool: Tool, inputs: dict[str, Any], result: ClassificationResult, te
         return Resolution(result)
     inputs = dict(inputs)
     assumptions: list[str] = []
+    rules = read_as_absent(tool)
+    grounded = [r for r in rules if r.grounds and r.field not in inputs]
+    for rule in grounded:  # stated words imply the absence: read it before exploring what is left
+        words = _grounded(text, rule.grounds)
+        if words is None:
+            continue
+        trial = {**inputs, rule.field: rule.value}
+        rerun = _run(tool, trial)
+        if rerun is None:
+            continue
+        inputs, result = trial, rerun
+        assumptions.append(
+            f"{rule.field.replace('_', ' ')} not stated: read as {rule.label} (stated as {words!r})."
+        )
+    if result.decided or result.not_applicable or not result.missing:
+        return Resolution(result, assumptions=assumptions)
     leaves = _explore(tool, inputs, result)
-    for rule in read_as_absent(tool):
-        if rule.field in inputs or not any(rule.field in leaf.assumed for leaf in leaves):
+    for rule in rules:
+        if rule.grounds or rule.field in inputs or not any(rule.field in leaf.assumed for leaf in leaves):
             continue
-        words = _grounded(text, rule.grounds) if rule.grounds else None
-        if rule.grounds and words is None:
-            continue
-        if not rule.grounds and not _safe_absent(tool, leaves, rule):
+        if not _safe_absent(tool, leaves, rule):
             continue
         inputs[rule.field] = rule.value
-        why = f"stated as {words!r}" if words else "its presence could not lower the category"
-        assumptions.append(f"{rule.field.replace('_', ' ')} not stated: read as {rule.label} ({why}).")
+        assumptions.append(
+            f"{rule.field.replace('_', ' ')} not stated: read as {rule.label} (its presence could not lower the "
+            "category)."
+        )
         rerun = _run(tool, inputs)
         if rerun is None:
             inputs.pop(rule.field)

@@ -103,7 +103,8 @@ class Finding(BaseModel):
         return "needs " + ", ".join(self.missing) if self.missing else "not determined"
 
     def label(self) -> str:
-        where = " ".join(p for p in (self.laterality, self.location) if p)
+        repeated = self.location and self.laterality and self.laterality in self.location.lower()
+        where = " ".join(p for p in (None if repeated else self.laterality, self.location) if p)
         size = f" {self.measurements[0]}" if self.measurements else ""
         return f"{where + ' ' if where else ''}{self.organ} {self.lesion}{size}".strip()
 
@@ -440,13 +441,14 @@ def _strip(text: str, span: _Span) -> _Span:
     return _Span(start, end)
 
 
+_ANCHOR_PATTERNS = tuple((o.name, re.compile("|".join(f"(?:{p})" for p in o.anchors), _I)) for o in ORGANS)
+
+
 def _anchors(text: str, span: _Span) -> list[_Anchor]:
     found: list[_Anchor] = []
-    for organ in ORGANS:
-        for pattern in organ.anchors:
-            for m in re.finditer(pattern, text[: span.end], _I):
-                if m.start() >= span.start:
-                    found.append(_Anchor(organ.name, m.start(), m.end()))
+    for organ, pattern in _ANCHOR_PATTERNS:
+        for m in pattern.finditer(text, span.start, span.end):
+            found.append(_Anchor(organ, m.start(), m.end()))
     found.sort(key=lambda a: (a.start, -a.end))
     merged: list[_Anchor] = []
     for a in found:
@@ -549,7 +551,11 @@ _KNOWN_SYSTEMS = frozenset(
 
 def _by_triggers(text: str, sentence: _Span, registry: ToolRegistry) -> _Unit | None:
     """A sentence naming no organ above but matching another registered system's triggers (a plugin's)."""
+    if not any(t.name not in _KNOWN_SYSTEMS for t in registry.of_kind("classification")):
+        return None
     words = text[sentence.start : sentence.end]
+    if not re.search(r"\d", words):  # a finding to classify states at least one number
+        return None
     system = infer_system(words, registry=registry)
     if system is None or system in _KNOWN_SYSTEMS:
         return None
@@ -684,9 +690,16 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
     ignored = [
         Ignored(text=text[s.start : s.end], start=s.start, end=s.end, why=why) for s, why in layout.normal
     ]
+    impression = _IMPRESSION.search(text)
     for unit in layout.units:
         end = _unit_end(unit)
         words = text[unit.start : end]
+        restated = _restated(text, unit, findings, impression.start() if impression else None)
+        if restated is not None:
+            ignored.append(
+                Ignored(text=words, start=unit.start, end=end, why=f"restates finding #{restated}")
+            )
+            continue
         why = _negated(text, unit)
         if why is None and unit.system is not None:
             system = unit.system
@@ -739,6 +752,30 @@ def _context_text(text: str, layout: _Layout) -> str:
     for m in reversed(find_measurements(context)):
         context = context[: m.start] + " " * (m.end - m.start) + context[m.end :]
     return context
+
+
+_IMPRESSION = re.compile(r"\b(?:IMPRESSION|CONCLUSIONS?|SUMMARY|OPINION)\s*:", re.IGNORECASE)
+
+
+def _restated(text: str, unit: _Unit, findings: list[Finding], impression_at: int | None) -> int | None:
+    """The number of an earlier finding this unit restates (an impression repeating the findings), or None.
+
+    In the impression, a lesion of an organ and side already described is a restatement; elsewhere only one
+    that also repeats a measurement of it.
+    """
+    words = text[unit.start : _unit_end(unit)]
+    side = _LATERALITY.search(words)
+    sizes = {m.dims_mm for m in find_measurements(words)}
+    for f in findings:
+        if f.organ != unit.organ or (side and f.laterality and side.group(1).lower() != f.laterality):
+            continue
+        earlier = {m.dims_mm for m in find_measurements(f.evidence.text)}
+        if impression_at is not None and unit.start > impression_at >= f.evidence.start:
+            if not sizes or sizes & earlier:
+                return f.number
+        elif sizes and sizes & earlier:
+            return f.number
+    return None
 
 
 def _extract(tool: Tool, words: str, context: str) -> Extraction:
