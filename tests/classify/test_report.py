@@ -201,3 +201,20 @@ def test_cli_findings_bad_input_is_one_line() -> None:
     assert "cannot read report file" in done.stderr
     done = _cli("findings", "--text", "   ")
     assert done.returncode == 2 and "empty" in done.stderr
+
+
+def test_an_impression_that_restates_a_finding_is_not_counted_twice() -> None:
+    text = (
+        "FINDINGS: Left adrenal nodule measuring 2.2 cm, 35 HU on unenhanced images, no prior imaging, no history "
+        "of cancer. IMPRESSION: 1. Indeterminate 2.2 cm left adrenal nodule. 2. New 6 mm solid nodule RUL, low risk."
+    )
+    reading = read(text)
+    assert [f.system for f in reading.findings] == ["adrenal_incidentaloma", "fleischner"]
+    assert any(i.why == "restates finding #1" for i in reading.ignored)
+
+
+def test_a_second_lesion_of_the_same_organ_with_another_size_is_its_own_finding() -> None:
+    reading = read(
+        "Left renal cyst 1.2 cm, 8 HU on noncontrast CT. Right renal cyst 2.4 cm, 10 HU on noncontrast CT."
+    )
+    assert len(reading.findings) == 2
