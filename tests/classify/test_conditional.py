@@ -178,3 +178,15 @@ def test_severity_rank_prefers_exact_labels() -> None:
     assert rank(fleischner, "solid, multiple, >8 mm, high risk") > rank(
         fleischner, "solid, single, 6-8 mm, low risk"
     )
+
+
+def test_every_shipped_system_writes_its_rule_for_unstated_inputs() -> None:
+    import importlib
+
+    for t in REGISTRY.of_kind("classification"):
+        module = importlib.import_module(t.func.__module__)
+        assert hasattr(module, "READ_AS_ABSENT"), t.name
+        for rule in module.READ_AS_ABSENT:
+            assert rule.field in t.input_model.model_fields, (t.name, rule.field)
+            if not rule.grounds:  # a conservative reading needs an order to be checked against
+                assert module.SEVERITY, t.name
