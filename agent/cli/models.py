@@ -29,6 +29,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         where = "local" if entry.is_local else "REMOTE (data leaves this machine)"
         mode = entry.model_info.get("mode", "chat")
         print(f"{entry.model_name:<20} {mode:<10} {where:<8}  {params.model}")
+    for alias in config.aliases():
+        if config.leaves_machine(alias):
+            if config.allows_phi(alias):
+                policy = "receives patient identifiers (allow_phi: true)"
+            elif fallback := config.phi_fallback(alias):
+                policy = f"text with patient identifiers goes to {fallback} instead"
+            else:
+                policy = "text with patient identifiers is not sent (no local fallback)"
+            print(f"{alias}: {policy}")
     return 0
 
 
@@ -50,4 +59,18 @@ def cmd_test(args: argparse.Namespace) -> int:
         text = asyncio.run(gateway.acomplete(args.alias, messages, max_tokens=32))
         print(f"{args.alias}: {text.strip()!r} ({time.perf_counter() - start:.2f} s)")
     print(f"resolved: {gateway.describe(args.alias)}")
+    from agent.db import database_url, migrate
+    from agent.security.audit import record_local
+
+    try:
+        url = database_url(settings)
+        migrate(url)
+        record_local(
+            url,
+            action="models.test",
+            target=args.alias,
+            detail={"remote": gateway.config.leaves_machine(args.alias)},
+        )
+    except Exception as exc:  # the database is not needed to test a model; say so, do not fail
+        print(f"(not recorded in the audit trail: {type(exc).__name__})")
     return 0
