@@ -35,8 +35,11 @@ class PublicAddress:
         return origin is None or origin in self.origins
 
     def websocket_sources(self) -> list[str]:
-        """The CSP connect-src entries for the socket (ws:// or wss:// of each allowed origin)."""
-        return ["ws" + origin.removeprefix("http") for origin in self.origins]
+        """The CSP connect-src entries for the socket (ws:// or wss:// of each allowed origin).
+
+        CSP host sources cannot name an IPv6 literal, so `[::1]` is left out (its page still has 'self').
+        """
+        return ["ws" + origin.removeprefix("http") for origin in self.origins if "[" not in origin]
 
 
 def origin_of(url: str, *, source: str = "RADASSIST_PUBLIC_URL") -> str:

@@ -55,7 +55,9 @@ class Page:
 
     def content_security_policy(self, root_path: str = "") -> str:
         scripts = " ".join(["'self'", *inline_script_hashes(self.html(root_path))])
-        sockets = " ".join(["'self'", *self._websockets])
+        # data: lets the UI read the sources stored inline with a thread (agent/ui/data_layer.py); a
+        # data: URL is read in the browser, it reaches no server.
+        sockets = " ".join(["'self'", "data:", *self._websockets])
         return (
             f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
             f"img-src 'self' data: blob:; font-src 'self' data:; connect-src {sockets}; "

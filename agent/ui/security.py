@@ -44,12 +44,13 @@ import chainlit as cl
 import chainlit.auth.cookie
 import chainlit.server
 import chainlit.socket
+import psycopg
 from chainlit.auth import decode_jwt, get_token_from_cookies
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
 from chainlit.server import app, sio
 from fastapi import HTTPException, Request, Response
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.middleware.cors import CORSMiddleware
 
 from agent.security import audit
@@ -319,7 +320,14 @@ class OwnershipGuard:
             if decoded is None:
                 continue  # not a valid token: Chainlit answers 401 itself
             identifier, session_id = decoded
-            if session_id is None or not await self._usable(session_id, touch=not websocket):
+            try:
+                usable = session_id is not None and await self._usable(session_id, touch=not websocket)
+            except (psycopg.Error, PoolTimeout, OSError) as exc:  # cannot check: refuse, and say why
+                log.error("session check failed: %s", type(exc).__name__)
+                return await self._refuse(
+                    scope, send, 503, "the database is unavailable; try again in a moment"
+                )
+            if not usable:
                 return await self._refuse(scope, send, 401, "session ended; please log in again")
             user = user or identifier
 

@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from chainlit.config import config
 from chainlit.session import WebsocketSession
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from agent.security.origins import PublicAddress
 from agent.security.sessions import SessionPolicy, live_sessions, use_session
@@ -30,6 +33,7 @@ from agent.security.sessions import SessionPolicy, live_sessions, use_session
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 2.0
+UNAVAILABLE = "The database is unavailable right now. Nothing was lost; please try again in a moment."
 # Chainlit's client events, and the configuration switch each needs (None: always allowed).
 EVENTS: dict[str, Callable[[], bool] | None] = {
     "connection_successful": None,
@@ -97,7 +101,7 @@ class SocketGuard:
                 log.warning("socket refused: origin not allowed")
                 raise ConnectionRefusedError("origin not allowed")
             session_id = self.session_of(environ)
-            if session_id is None or await use_session(await self.pool(), session_id, self.policy) is None:
+            if session_id is None or await self._check(session_id) is None:
                 raise ConnectionRefusedError("session ended")
             accepted = await handler(sid, environ, *rest)
             if accepted is not False:
@@ -121,13 +125,19 @@ class SocketGuard:
 
         async def guarded(sid: str, *args: Any) -> Any:
             session_id = self.sockets.get(sid)
-            if session_id is None or await use_session(await self.pool(), session_id, self.policy) is None:
+            try:
+                live = session_id is not None and await self._check(session_id) is not None
+            except ConnectionRefusedError:  # the session cannot be checked: refuse, and say why
+                await self._say(sid, UNAVAILABLE)
+                return None
+            if not live:
                 log.warning("socket event refused: session ended")
                 await self.kick(sid)
                 return None
-            if switch is not None and not switch():
-                log.warning("socket event %r refused: the feature is off", event)
-                await self._toast(sid, "This action is turned off on this server.")
+            if (
+                switch is not None and not switch()
+            ):  # the UI does not offer it (it asks for favourites anyway)
+                log.info("socket event %r refused: the feature is off", event)
                 return None
             if event == "client_message" and (refusal := self._too_long(args)):
                 await self._toast(sid, refusal)
@@ -144,6 +154,29 @@ class SocketGuard:
         return refused
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    async def _check(self, session_id: str) -> Any:
+        """The live session (activity recorded), None if it ended; ConnectionRefusedError without a database."""
+        try:
+            return await use_session(await self.pool(), session_id, self.policy)
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            log.error("socket session check failed: %s", type(exc).__name__)
+            raise ConnectionRefusedError("the database is unavailable") from None
+
+    async def _say(self, sid: str, text: str) -> None:
+        """An error message in the chat that is not stored (the database may be the problem)."""
+        session = WebsocketSession.get(sid)
+        message = {
+            "id": str(uuid.uuid4()),
+            "threadId": session.thread_id if session else "",
+            "name": "Error",
+            "type": "assistant_message",
+            "output": text,
+            "isError": True,
+            "createdAt": datetime.now(UTC).isoformat(),
+        }
+        await self.sio.emit("new_message", message, to=sid)
+        await self.sio.emit("task_end", {}, to=sid)
 
     def _too_long(self, args: tuple[Any, ...]) -> str | None:
         payload = args[0] if args else None

@@ -32,6 +32,12 @@ def test_a_public_url_is_the_only_origin(monkeypatch: pytest.MonkeyPatch) -> Non
     assert address.websocket_sources() == ["wss://radassist.hospital.example"]
 
 
+def test_ipv6_loopback_is_allowed_but_not_written_into_the_policy() -> None:
+    address = public_address(Settings(home=Path("/tmp")), port=8123)
+    assert address.allows("http://[::1]:8123")
+    assert address.websocket_sources() == ["ws://127.0.0.1:8123", "ws://localhost:8123"]
+
+
 @pytest.mark.parametrize(
     ("url", "origin"),
     [
@@ -93,7 +99,7 @@ def test_the_policy_allows_exactly_the_inline_scripts_by_hash() -> None:
     script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
     assert script_src == f"script-src 'self' 'sha256-{digest}'"
     assert "unsafe-inline" not in script_src and "unsafe-eval" not in policy
-    assert "connect-src 'self' wss://radassist.example;" in policy
+    assert "connect-src 'self' data: wss://radassist.example;" in policy
     assert " ws:" not in policy and " wss:;" not in policy, "no socket to any host"
 
 
