@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Failed logins per client address before it is locked."
     )
     login_lockout_max: int = Field(default=900, ge=1, description="Longest login lock, in seconds.")
+    login_attempts_per_minute: int = Field(
+        default=30, ge=1, description="Login attempts per client address and minute, whatever their outcome."
+    )
 
     @field_validator("public_url", mode="before")
     @classmethod

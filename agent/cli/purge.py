@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from agent.security.erasure import Erased
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     purge = sub.add_parser(
         "purge",
         help="erase conversations idle for longer than an age (history, provenance, agent memory)",

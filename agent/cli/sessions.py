@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sessions = sub.add_parser("sessions", help="open login sessions of the chat UI")
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True, metavar="ACTION")
     list_ = sessions_sub.add_parser(

@@ -107,7 +107,8 @@ class EncryptedPostgresSaver(AsyncPostgresSaver):
                 # inline in its older checkpoints, which this checkpoint no longer repeats.
                 if key in checkpoint["channel_versions"]:
                     versions.setdefault(key, checkpoint["channel_versions"][key])
-        return await super().aput(config, {**checkpoint, "channel_values": values}, metadata, versions)
+        routed: Any = {**checkpoint, "channel_values": values}
+        return await super().aput(config, routed, metadata, versions)
 
     def _dump_blobs(self, thread_id: str, checkpoint_ns: str, values: dict[str, Any], versions: Any) -> Any:
         plain = {k: v.value if isinstance(v, _Plain) else v for k, v in values.items()}

@@ -52,7 +52,7 @@ async def erase_threads(conn: psycopg.AsyncConnection, thread_ids: list[str]) ->
     cur = await conn.execute("DELETE FROM answer_provenance WHERE thread_id = ANY(%s)", (thread_ids,))
     erased.provenance = cur.rowcount
     for table in await _checkpoint_tables(conn):
-        cur = await conn.execute(f"DELETE FROM {table} WHERE thread_id = ANY(%s)", (thread_ids,))  # type: ignore[arg-type]
+        cur = await conn.execute(f"DELETE FROM {table} WHERE thread_id = ANY(%s)", (thread_ids,))
         erased.checkpoints += cur.rowcount
     cur = await conn.execute("DELETE FROM threads WHERE id = ANY(%s)", (thread_ids,))
     erased.threads = cur.rowcount

@@ -62,7 +62,7 @@ class Backoff:
         record = self._current(key)
         if record is None or record.count < self.limit:
             return 0.0
-        lock = min(self.longest, self.base * 2 ** (record.count - self.limit))
+        lock = min(self.longest, self.base * 2.0 ** (record.count - self.limit))
         return max(0.0, record.last + lock - self.clock())
 
     def failed(self, key: str) -> None:

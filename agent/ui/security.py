@@ -45,7 +45,8 @@ import chainlit.auth.cookie
 import chainlit.server
 import chainlit.socket
 import psycopg
-from chainlit.auth import decode_jwt, get_token_from_cookies
+from chainlit.auth.cookie import get_token_from_cookies
+from chainlit.auth.jwt import decode_jwt
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
 from chainlit.server import app, sio
@@ -58,6 +59,7 @@ from agent.security.origins import public_address
 from agent.security.sessions import (
     SESSION_CLAIM,
     SessionPolicy,
+    account_state,
     end_session,
     live_sessions,
     open_session,
@@ -95,6 +97,7 @@ THROTTLE = LoginThrottle(
     account_failures=SETTINGS.login_max_failures,
     client_failures=SETTINGS.login_max_failures_per_client,
     longest=SETTINGS.login_lockout_max,
+    client_attempts_per_minute=SETTINGS.login_attempts_per_minute,
 )
 
 _layer = PostgresDataLayer()
@@ -153,11 +156,14 @@ async def record(
 config.project.allow_origins = list(PUBLIC.origins)
 config.project.user_session_timeout = SETTINGS.session_lifetime  # the login token's and cookie's lifetime
 for _middleware in app.user_middleware:
-    if _middleware.cls is CORSMiddleware:
+    if getattr(_middleware, "cls", None) is CORSMiddleware:
         _middleware.kwargs["allow_origins"] = list(PUBLIC.origins)
 if PUBLIC.https:
-    chainlit.auth.cookie._cookie_secure = True  # type: ignore[attr-defined]
+    chainlit.auth.cookie._cookie_secure = True
 sio.eio.cors_allowed_origins = list(PUBLIC.origins)  # engine.io refuses other origins' handshakes too
+# engine.io drops the connection, without a word, on a packet over this size (1 MB by default): 2 MiB lets
+# a pasted megabyte reach the socket guard, which refuses it with a message saying why.
+sio.eio.max_http_buffer_size = 2 * 2**20
 app.openapi_url = app.docs_url = app.redoc_url = None
 app.router.routes = [r for r in app.router.routes if not getattr(r, "path", "").startswith(_CLOSED_PREFIXES)]
 
@@ -197,7 +203,7 @@ async def password_login(username: str, password: str) -> cl.User | None:
     if account is None:
         THROTTLE.failed(username, client)
         log.info("login refused")  # never the user name: it may be a mistyped password
-        known = await _layer.get_user(username) is not None  # name an account only if it exists
+        known = await account_state(pool, username) != "unknown"  # name an account only if it exists
         await record("login", actor=username if known else "", result="failure")
         return None
     THROTTLE.succeeded(username)
@@ -218,9 +224,11 @@ async def logout(request: Request, response: Response) -> dict[str, bool]:
     """End the server-side session at once (the token is then useless) and close its sockets."""
     for token in _request_tokens(request.cookies, request.headers.get("authorization", "")):
         decoded = _session_id(token)
-        if decoded is None or decoded[1] is None:
+        if decoded is None:
             continue
         identifier, session_id = decoded
+        if session_id is None:
+            continue
         with _as_client(request.client.host if request.client else ""):
             if await end_session(await _layer.pool(), session_id, "logout"):
                 await record("logout", actor=identifier)
@@ -410,7 +418,8 @@ class OwnershipGuard:
         session = _session(body.get("sessionId"))
         if session is None or session.user is None or session.user.identifier != user:
             return 403, "Not your session"
-        element = body.get("element") if isinstance(body.get("element"), dict) else {}
+        given = body.get("element")
+        element: dict[str, Any] = given if isinstance(given, dict) else {}
         if element.get("threadId") and element["threadId"] != session.thread_id:
             return 403, "Element is not in this session's thread"
         for kind, key in (("element", element.get("id")), ("step", element.get("forId"))):
@@ -511,5 +520,5 @@ class SecurityHeaders:
 
 
 for _cls in (OwnershipGuard, SecurityHeaders):
-    if not any(m.cls is _cls for m in app.user_middleware):
+    if not any(getattr(m, "cls", None) is _cls for m in app.user_middleware):
         app.add_middleware(_cls)
