@@ -46,6 +46,7 @@ class Page:
     def __init__(self, template: Callable[[str], str], websocket_sources: list[str]) -> None:
         self._template = template
         self._pages: dict[str, str] = {}
+        self._policies: dict[str, str] = {}
         self._websockets = websocket_sources
 
     def html(self, root_path: str) -> str:
@@ -54,6 +55,11 @@ class Page:
         return self._pages[root_path]
 
     def content_security_policy(self, root_path: str = "") -> str:
+        if root_path not in self._policies:
+            self._policies[root_path] = self._policy(root_path)
+        return self._policies[root_path]
+
+    def _policy(self, root_path: str) -> str:
         scripts = " ".join(["'self'", *inline_script_hashes(self.html(root_path))])
         # data: lets the UI read the sources stored inline with a thread (agent/ui/data_layer.py); a
         # data: URL is read in the browser, it reaches no server.
