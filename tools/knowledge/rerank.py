@@ -100,7 +100,8 @@ def evidence(
 
 def quote(text: str, units: tuple[Unit, ...], scores: tuple[float, ...], limit: int = QUOTE_CHARS) -> str:
     """The passage itself when it is short; otherwise the run of whole consecutive sentences, within the
-    limit, that carries the most relevance (ties: the earlier run, which usually states the rule).
+    limit, that carries the most relevance, opening on a relevant sentence (ties: the earlier run, which
+    usually states the rule).
 
     A run keeps sentences in their context and needs no "…"; it never ends on a lead-in such as "two
     regimens are listed:" without what follows. When even the best single sentence is longer than the
@@ -109,7 +110,8 @@ def quote(text: str, units: tuple[Unit, ...], scores: tuple[float, ...], limit: 
     if len(text) <= limit or not units:
         return text
     best: tuple[float, int, int] | None = None  # (relevance, -start, end)
-    for start in range(len(units)):
+    starts = [i for i, score in enumerate(scores) if score > 0] or list(range(len(units)))
+    for start in starts:  # a run opens on a relevant sentence; what follows it is context
         for end in range(start, len(units)):
             if end > start and units[end].end - units[start].start > limit:
                 break
