@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.knowledge.sentences import Unit, split_units
+from tools.knowledge.sentences import Unit
 from tools.knowledge.terms import QueryTerms
 
 # A guideline paragraph or a short list: what a reader, and a small model's prompt, takes in at once.
@@ -64,10 +64,6 @@ class Evidence:
             - weights.unknown * self.unknown
             - weights.unfamiliar * self.unfamiliar
         )
-
-
-def passage_units(text: str) -> list[Unit]:
-    return split_units(text)
 
 
 def evidence(

@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field, computed_field
 from agent.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.loaders import FILTER_FIELDS
-from tools.knowledge.rerank import Evidence, RelevanceWeights, evidence, passage_units, quote
+from tools.knowledge.rerank import Evidence, RelevanceWeights, evidence, quote
+from tools.knowledge.sentences import split_units
 from tools.knowledge.stats import element_stats
 from tools.knowledge.store import EmbeddingModel, check_for_search
 from tools.knowledge.terms import QUERY_TERMS, QueryTerms, query_terms, tsquery_text
@@ -318,7 +319,7 @@ async def rerank(
     conn: Any, terms: QueryTerms, rows: list[tuple[Any, ...]], weights: RelevanceWeights
 ) -> list[tuple[GuidelineHit, Evidence]]:
     """Score the fused candidates by relevance (rerank.py), best first, each hit with its quote."""
-    units = [passage_units(row[7]) for row in rows]
+    units = [split_units(row[7]) for row in rows]
     headings = [section_below_title(list(row[5]), row[9]) for row in rows]
     texts = [u.text for unit_list in units for u in unit_list] + headings
     cur = await conn.execute(_UNIT_LEXEMES, (texts,))
