@@ -15,6 +15,7 @@ still returns k hits instead of the few that happened to be among the unfiltered
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,9 +322,7 @@ async def rerank(
     """Score the fused candidates by relevance (rerank.py), best first, each hit with its quote."""
     units = [split_units(row[7]) for row in rows]
     headings = [section_below_title(list(row[5]), row[9]) for row in rows]
-    texts = [u.text for unit_list in units for u in unit_list] + headings
-    cur = await conn.execute(_UNIT_LEXEMES, (texts,))
-    lexemes = [row[0] for row in await cur.fetchall()]
+    lexemes = await unit_lexemes(conn, [u.text for unit_list in units for u in unit_list] + headings)
     scored = []
     position = 0
     for i, row in enumerate(rows):
@@ -338,6 +337,27 @@ async def rerank(
         scored.append((_hit(row, found, weights), found))
     scored.sort(key=lambda pair: (-pair[0].score, pair[0].chunk_id))
     return scored
+
+
+_LEXEMES: OrderedDict[str, list[str]] = OrderedDict()
+LEXEME_CACHE_SIZE = 50_000  # sentences and headings; a few MB. The library's passages recur across questions.
+
+
+async def unit_lexemes(conn: Any, texts: list[str]) -> list[list[str]]:
+    """The English lexemes of each text, as PostgreSQL stems them; texts seen before come from a cache
+    (a text's lexemes never change), so a warm search needs no second round trip."""
+    missing = [text for text in dict.fromkeys(texts) if text not in _LEXEMES]
+    for text in texts:
+        if text in _LEXEMES:
+            _LEXEMES.move_to_end(text)  # recently used: evicted last
+    if missing:
+        cur = await conn.execute(_UNIT_LEXEMES, (missing,))
+        for text, (found,) in zip(missing, await cur.fetchall(), strict=True):
+            _LEXEMES[text] = found
+    found = {text: _LEXEMES[text] for text in texts}
+    while len(_LEXEMES) > LEXEME_CACHE_SIZE:
+        _LEXEMES.popitem(last=False)
+    return [found[text] for text in texts]
 
 
 async def matching_rows(conn: Any, filters: dict[str, str]) -> float:
