@@ -45,7 +45,8 @@ class TurnResult:
             "answer": self.answer,
             "experts": self.experts,
             "tool_calls": [
-                {"tool": c["tool"], "input": c["input"], "output": c["output"]} for c in self.tool_calls
+                {"tool": c["tool"], "status": c["status"], "input": c["input"], "output": c["output"]}
+                for c in self.tool_calls
             ],
             "citations": self.citations,
             "verification": self.verification,
@@ -131,8 +132,10 @@ class Assistant:
             "retrieved_chunk_ids": state.get("retrieved_chunk_ids", []),
             "evidence_chunk_ids": [p["chunk_id"] for p in state.get("passages", [])],
             "tool_calls": state.get("tool_calls", []),
-            "tool_versions": {
-                c["tool"]: self.deps.registry.get(c["tool"]).version for c in state.get("tool_calls", [])
+            "tool_versions": {  # a model may have named a tool that does not exist: only registered ones
+                c["tool"]: self.deps.registry.get(c["tool"]).version
+                for c in state.get("tool_calls", [])
+                if c["tool"] in self.deps.registry
             },
             "verification": state.get("verification", {}),
             "generated_tokens": state.get("generated_tokens", 0),

@@ -28,7 +28,7 @@ from agent.answer import (
 )
 from agent.findings import merge_inputs, missing_questions, read_findings
 from agent.gate import Gate, decision_from_dict
-from agent.state import AgentState
+from agent.state import AgentState, ToolCall
 from agent.tool_calls import model_tool_calls
 from agent.verify import Evidence, Verification, verify
 from experts import Expert
@@ -105,9 +105,9 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
                     inputs, _ = merge_inputs(turn.inputs, filled.inputs, tool)
                     result = classify_inputs(tool, inputs, filled)
                     turn.extraction = filled
-            call = {"tool": tool.name, "input": inputs, "output": result.model_dump(), "via": f"deterministic extraction ({turn.how})",
-                    "carried": turn.carried, "evidence": turn.extraction.evidence,
-                    "rejected": turn.extraction.rejected}  # fmt: skip
+            call = ToolCall(tool=tool.name, status="ran", via=f"deterministic extraction ({turn.how})", input=inputs,
+                            output=result.model_dump(), carried=turn.carried, evidence=turn.extraction.evidence,
+                            rejected=turn.extraction.rejected).as_dict()  # fmt: skip
             tool_calls.append(call)
             results.append(result.model_dump())
             memory[tool.name] = inputs
@@ -134,13 +134,14 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
         try:
             out = await deps.registry.get("guideline_search").arun(search, deps.tool_context)
             hits = [h.model_dump() for h in out.hits]  # type: ignore[attr-defined]
-            tool_calls.append(
-                {"tool": "guideline_search", "input": search, "output": {"hits": hits}, "via": "always"}
+            call = ToolCall(
+                tool="guideline_search", status="ran", via="always", input=search, output={"hits": hits}
             )
         except Exception as exc:  # retrieval down must not lose the deterministic answer
             hits = []
-            tool_calls.append({"tool": "guideline_search", "input": search, "output": None, "via": "always",
-                               "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+            call = ToolCall(tool="guideline_search", status="failed", via="always", input=search,
+                            error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        tool_calls.append(call.as_dict())
         passages = relevant(hits)
         _emit(
             "step",
@@ -162,11 +163,11 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
         start = time.perf_counter()
         calls = await model_tool_calls(deps, state)
         for call in calls:
-            _emit("step", name=f"tool:{call['tool']}", data=call)
-        questions = [c["question"] for c in calls if c.get("question")]
+            _emit("step", name=f"tool:{call.label}", data=call.as_dict())
+        questions = [c.question for c in calls if c.question]
         timings = {**state.get("timings_ms", {}), "model_tools": _ms(start)}
         return {
-            "tool_calls": [*state.get("tool_calls", []), *calls],
+            "tool_calls": [*state.get("tool_calls", []), *(c.as_dict() for c in calls)],
             "questions": [*state.get("questions", []), *questions],
             "timings_ms": timings,
         }

@@ -5,13 +5,15 @@ Deterministic extraction has already run the classification tools the findings c
 is offered the expert's remaining tools (for small models, only those without an extractor, such as a
 developer's own tools). Every value it supplies must be traceable to the message, exactly as for
 gap filling: a number must appear in it, a text value must be written in it. Anything else, and any
-input the tool rejects, becomes a visible refusal or a question, never a crash.
+input the tool rejects, becomes a visible refusal or a question, never a crash. Each call is a
+`ToolCall` that says whether it ran, was rejected before running, or failed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from agent.state import ToolCall
 from tools.classify.text import traceable_number
 from tools.registry import Tool, ToolInputError
 
@@ -72,7 +74,7 @@ async def _json_proposals(
     ]
 
 
-async def model_tool_calls(deps: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
+async def model_tool_calls(deps: Any, state: dict[str, Any]) -> list[ToolCall]:
     """Offer the chosen expert's remaining tools to its model; run what it proposes, if traceable and valid."""
     expert = deps.experts[state["gate"]["chosen"][0]]
     alias = state.get("model_override") or expert.model
@@ -93,28 +95,29 @@ async def model_tool_calls(deps: Any, state: dict[str, Any]) -> list[dict[str, A
         else:
             proposals = await _json_proposals(deps.llm, alias, prompt, offered)
     except Exception as exc:  # the model's choice is optional; the deterministic answer stands
-        return [
-            {
-                "tool": "(model tool choice)",
-                "input": {},
-                "output": None,
-                "via": via,
-                "error": type(exc).__name__,
-            }
-        ]
-    calls = []
-    for name, arguments in proposals[:MAX_CALLS]:
-        tool = next((t for t in offered if t.name == name), None)
-        record: dict[str, Any] = {"tool": name, "input": arguments, "output": None, "via": via}
-        if tool is None:
-            record["error"] = f"{name!r} was not offered to this expert"
-        elif bad := untraceable(arguments, message):
-            record["error"] = f"rejected as unverifiable: {', '.join(bad)} not found in the message"
-        else:
-            try:
-                record["output"] = (await tool.arun(arguments, deps.tool_context)).model_dump()
-            except ToolInputError as exc:
-                record["error"] = str(exc)
-                record["question"] = f"{tool.name}: please check {'; '.join(exc.problems)}"
-        calls.append(record)
-    return calls
+        return [ToolCall(tool=None, status="failed", via=via, input={}, error=type(exc).__name__)]
+    return [
+        await _run_proposal(deps, offered, name, arguments, message, via)
+        for name, arguments in proposals[:MAX_CALLS]
+    ]
+
+
+async def _run_proposal(
+    deps: Any, offered: list[Tool], name: str, arguments: dict[str, Any], message: str, via: str
+) -> ToolCall:
+    """Run one proposed call if it was offered and every argument is in the message; otherwise say why not."""
+    tool = next((t for t in offered if t.name == name), None)
+    if tool is None:
+        return ToolCall(tool=name, status="rejected", via=via, input=arguments,
+                        error=f"{name!r} was not offered to this expert")  # fmt: skip
+    if bad := untraceable(arguments, message):
+        return ToolCall(tool=name, status="rejected", via=via, input=arguments,
+                        error=f"rejected as unverifiable: {', '.join(bad)} not found in the message")  # fmt: skip
+    try:
+        output = await tool.arun(arguments, deps.tool_context)
+    except ToolInputError as exc:
+        return ToolCall(tool=name, status="rejected", via=via, input=arguments, error=str(exc),
+                        question=f"{tool.name}: please check {'; '.join(exc.problems)}")  # fmt: skip
+    except Exception as exc:  # a tool that breaks must not take the turn (and its classification) down
+        return ToolCall(tool=name, status="failed", via=via, input=arguments, error=type(exc).__name__)
+    return ToolCall(tool=name, status="ran", via=via, input=arguments, output=output.model_dump())
