@@ -14,8 +14,8 @@ from pgvector.psycopg import register_vector_async
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
 from agent.settings import REPO_ROOT, Settings
+from common.errors import RadassistError
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
 EMBEDDED_DATABASE = "radassist"

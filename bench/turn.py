@@ -17,6 +17,10 @@ import tempfile
 import time
 from typing import Any
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 QUESTIONS = [
     "6 mm solid nodule, smoker, what follow-up?",
     "TI-RADS for a 1.4 cm solid hypoechoic thyroid nodule with punctate echogenic foci?",

@@ -43,11 +43,13 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("RADASSIST_DATABASE_URL", None)
 os.environ.pop("RADASSIST_MODELS_FILE", None)
 
+from common import offline  # noqa: E402
+
+offline.apply()  # the tests are an entry point: set before any library (litellm, Hugging Face) is imported
+
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
-
-import agent  # noqa: E402, F401  (offline environment)
 
 
 @pytest.fixture(scope="session")

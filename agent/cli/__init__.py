@@ -13,8 +13,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from agent import offline as _offline  # noqa: F401
-from agent.errors import RadassistError
+from common import offline
+from common.errors import RadassistError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; configuration and input problems print one line and exit 2."""
+    offline.apply()  # before any command imports litellm or a Hugging Face library
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

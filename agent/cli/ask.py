@@ -30,8 +30,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 async def _ask(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
-    from agent.errors import RadassistError
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
 
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
         try:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 if TYPE_CHECKING:
     from tools.classify.base import ClassificationResult, Extraction

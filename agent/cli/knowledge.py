@@ -79,8 +79,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from agent.errors import RadassistError
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
     from tools.guideline_search import GuidelineSearchOutput
     from tools.registry import ToolInputError
 

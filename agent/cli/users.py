@@ -50,7 +50,7 @@ def _database_url() -> str:
 
 
 def _read_password(args: argparse.Namespace) -> str:
-    from agent.errors import RadassistError
+    from common.errors import RadassistError
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.errors import RadassistError
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import SentenceTransformersProvider
 from agent.gateway.llamacpp import LlamaCppProvider
+from common.errors import RadassistError
 
 __all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
 

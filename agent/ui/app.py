@@ -14,6 +14,10 @@ import re
 from contextlib import AsyncExitStack
 from typing import Any
 
+from common import offline
+
+offline.apply()  # Chainlit runs this file as the app: an entry point, set before the libraries load
+
 import chainlit as cl
 from chainlit.input_widget import Select
 

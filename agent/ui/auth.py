@@ -26,8 +26,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
 from agent.settings import Settings
+from common.errors import RadassistError
 
 Role = Literal["clinician", "admin"]
 ROLES: tuple[Role, ...] = ("clinician", "admin")

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.errors import RadassistError
 from agent.gateway.config import ModelsConfig, load_models_config
 from agent.settings import REPO_ROOT
+from common.errors import RadassistError
 from experts import Expert, load_experts
 
 EXPERTS_DIR = REPO_ROOT / "experts"

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, find_negated_term, find_term, is_negated, traceable_number
 from tools.registry import REGISTRY, Tool, ToolRegistry, describe_validation_error

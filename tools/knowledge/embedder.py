@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 EMBEDDER_ALIAS = "embedder"
 _PROBE = "dimension probe"

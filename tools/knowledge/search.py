@@ -18,7 +18,7 @@ from pgvector import HalfVector
 from psycopg import sql
 from pydantic import BaseModel, Field, computed_field
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.loaders import FILTER_FIELDS
 from tools.knowledge.stats import element_stats
