@@ -180,7 +180,7 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
 
     async def check(state: AgentState) -> dict[str, Any]:
         start = time.perf_counter()
-        evidence = _evidence(state)
+        evidence = _evidence(state, deps.registry)
         per_expert = {}
         for name, text in state.get("drafts", {}).items():
             per_expert[name] = (await verify(text, evidence, _entailer(deps))).as_dict()
@@ -244,8 +244,9 @@ def _is_classification(output: dict[str, Any]) -> bool:
     return "system" in output and "guideline" in output and "citation" in output
 
 
-def _evidence(state: AgentState) -> Evidence:
-    return Evidence(tool_results=_outputs(state), passages=[p["text"] for p in state.get("passages", [])])
+def _evidence(state: AgentState, registry: ToolRegistry) -> Evidence:
+    passages = [p["text"] for p in state.get("passages", [])]
+    return Evidence(tool_results=_outputs(state), passages=passages, spellings=registry.category_spellings())
 
 
 def _tool_results(state: AgentState) -> list[dict[str, Any]]:

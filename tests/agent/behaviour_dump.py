@@ -7,7 +7,7 @@ behaviour runs it on the old commit and on the new code, then compares the dumps
     BEHAVIOUR_CORPUS=/tmp/corpus.json BEHAVIOUR_OUT=/tmp/dump-new \\
         python -m pytest -p no:cacheprovider tests/agent/behaviour_dump.py [-m "not postgres"]
     (the same in the old checkout, with PYTHONPATH pointing at it and BEHAVIOUR_OUT=/tmp/dump-old)
-    python tests/agent/behaviour_dump.py compare /tmp/dump-old /tmp/dump-new [--drop KEY,KEY]
+    python tests/agent/behaviour_dump.py compare /tmp/dump-old /tmp/dump-new [--drop KEY[@MARKER],...]
 
 The corpus is built once (from the old checkout's test strings, routing questions and expert examples,
 recombined and re-measured with a fixed seed), so both runs read exactly the same inputs. Parts:
@@ -171,10 +171,11 @@ def _safe(func: Callable[[], Any]) -> Any:
 
 
 def _spellings() -> Any:
-    """The category spellings verify reads: the registry on the new code, module patterns on the old."""
-    from tools.registry import REGISTRY
+    """The category spellings verify reads: the registry's on the new code (none to pass on the old)."""
+    from tools.registry import REGISTRY, load_tools
 
-    return REGISTRY
+    load_tools()
+    return REGISTRY.category_spellings() if hasattr(REGISTRY, "category_spellings") else None
 
 
 EVIDENCE_RESULTS = [
@@ -416,8 +417,11 @@ def _lines(path: Path) -> Iterator[str]:
 
 
 def _without(value: Any, keys: set[str]) -> Any:
+    """Drop `key`s, or with `key@marker` only from the dicts that have a `marker` key too."""
     if isinstance(value, dict):
-        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+        gone = {k for k in keys if "@" not in k}
+        gone |= {k.split("@")[0] for k in keys if "@" in k and k.split("@")[1] in value}
+        return {k: _without(v, keys) for k, v in value.items() if k not in gone}
     if isinstance(value, list):
         return [_without(v, keys) for v in value]
     return value

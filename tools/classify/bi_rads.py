@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_term, is_negated
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "ACR BI-RADS Atlas 5th edition (2013)"
 CITATION = (
@@ -133,6 +133,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\bmammo\b",
     r"\btomosynthesis\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\bbi-?rads\s*(?:category\s*)?(4[ABC]|[0-6])\b")
 
 
 class BiRadsInput(BaseModel):
@@ -329,6 +332,9 @@ def _mark_undetermined(found: Extraction, *, modality_conflict: bool, exam_confl
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="BI-RADS",
+    example="BI-RADS 4B on diagnostic mammography: what management and likelihood of malignancy?",
+    categories=CATEGORIES,
 )
 def classify(inp: BiRadsInput) -> ClassificationResult:
     """Look up the atlas row for the assessment (or the likelihood's range) and apply the usage rules."""

@@ -35,7 +35,7 @@ from tools.classify._decide import Need, explore, need, reject_bool, round_half_
 from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, is_negated, word_number
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "Bosniak classification v2019"
 CITATION = (
@@ -60,6 +60,17 @@ TRIGGERS: tuple[str, ...] = (
     r"\bkidney\s+cysts?\b",
     r"\bcystic\s+(?:renal|kidney)\s+(?:mass|lesion)",
     r"\b(?:renal|kidney)\s+(?:mass|lesion)\b.*\b(?:septa|septum|septation)",
+)
+
+
+def _bosniak_class(written: str) -> str:
+    """Arabic numerals and 'II-F' are common ways to write the classes; the tool writes roman 'IIF'."""
+    return {"1": "I", "2": "II", "2F": "IIF", "II-F": "IIF", "3": "III", "4": "IV"}.get(written, written)
+
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(
+    r"\bbosniak\s*(?:class\s*|category\s*)?(II-?F|IV|III|II|I|2F|[1-4])\b", _bosniak_class
 )
 
 _CT_PHASES = ("noncontrast", "portal_venous", "renal_mass_protocol")
@@ -935,6 +946,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Bosniak",
+    example="Cystic renal mass on CT with a 3 mm smooth enhancing septum: Bosniak class?",
+    categories=CATEGORIES,
     # the same feature as a word or as a number: a follow-up giving one replaces the other
     exclusive_groups=(
         ("wall_thickness", "wall_thickness_mm"),

@@ -31,7 +31,7 @@ from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import Measurement, find_term
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 NAME = "lung_rads"
 GUIDELINE = "ACR Lung-RADS v2022"
@@ -47,6 +47,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\blung[- ]cancer\s+screening\b",
     r"\bscreening\s+(?:chest\s+)?CT\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\blung-?rads\s*(?:v?2022\s*)?(?:category\s*|cat\.?\s*)?(4[ABX]|[0-4])\b")
 
 Finding = Literal["nodule", "airway_nodule", "atypical_cyst", "no_nodules"]
 NoduleType = Literal["solid", "part-solid", "ground-glass"]
@@ -696,6 +699,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Lung-RADS",
+    example="Baseline screening LDCT: 7 mm solid nodule. Lung-RADS?",
+    categories=CATEGORIES,
     exclusive_groups=(("mean_diameter_mm", "long_axis_mm", "short_axis_mm"),),  # one size, given either way
 )
 def classify(inp: LungRadsInput) -> ClassificationResult:

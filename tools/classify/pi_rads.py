@@ -24,7 +24,7 @@ from tools.classify._decide import reject_bool
 from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, is_negated
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "PI-RADS v2.1"
 CITATION = (
@@ -42,6 +42,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\bperipheral\s+zone\b",
     r"\btransition(?:al)?\s+zone\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\bpi-?rads\s*(?:v?2\.1\s*)?(?:category\s*|score\s*|assessment\s*)?([1-5])\b")
 
 
 _Score = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=5)]
@@ -346,6 +349,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="PI-RADS",
+    example="Peripheral zone lesion, DWI score 3, DCE positive: PI-RADS category?",
+    categories=CATEGORIES,
 )
 def classify(inp: PiRadsInput) -> ClassificationResult:
     """Apply the v2.1 zone rules to the sequence scores (see the module docstring)."""
