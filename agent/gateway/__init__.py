@@ -18,6 +18,7 @@ from typing import Any
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import SentenceTransformersProvider
 from agent.gateway.llamacpp import LlamaCppProvider
+from agent.llm import LLM
 from common.errors import RadassistError
 
 __all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
@@ -67,8 +68,8 @@ _SAMPLING_KEYS = (
 )
 
 
-class Gateway:
-    """One per process: owns the Router and the loaded local models."""
+class Gateway(LLM):
+    """One per process: owns the Router and the loaded local models (the agent's `LLM`)."""
 
     def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
         import litellm
@@ -185,6 +186,11 @@ class Gateway:
         """The sampling settings configured for an alias (recorded with every answer)."""
         params = self.config.entry(alias).litellm_params.model_dump()
         return {k: params[k] for k in _SAMPLING_KEYS if params.get(k) is not None}
+
+    def chat_aliases(self) -> list[str]:
+        """Aliases in models.yaml that answer chat (not embeddings), for the UI's model setting."""
+        config = self.config
+        return [a for a in config.aliases() if config.entry(a).model_info.get("mode", "chat") == "chat"]
 
     def supports_tools(self, alias: str) -> bool:
         """True when the admin declared native tool calling for the alias (model_info.supports_function_calling)."""

@@ -85,7 +85,7 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 async def _send_settings() -> None:
     assistant = _assistant()
-    experts = [AUTOMATIC, *assistant.deps.experts]
+    experts = [AUTOMATIC, *assistant.context.experts]
     models = [DEFAULT_MODEL, *assistant.chat_aliases()]
     settings = await cl.ChatSettings(
         [

@@ -385,12 +385,22 @@ async def test_dump_conversations(scripted_assistant: Callable[..., Any]) -> Non
         dump.close()
 
 
+@pytest.fixture
+def real_gate_context(request: pytest.FixtureRequest) -> Any:
+    try:
+        return request.getfixturevalue("real_context")
+    except pytest.FixtureLookupError:  # the code before AgentContext named it real_deps
+        return request.getfixturevalue("real_deps")
+
+
 @pytest.mark.postgres
 @pytest.mark.filterwarnings("ignore")
-async def test_dump_routing(real_deps: Any) -> None:
+async def test_dump_routing(real_gate_context: Any) -> None:
     import yaml
 
     from agent.settings import REPO_ROOT
+
+    real_deps = real_gate_context
 
     routing = yaml.safe_load((REPO_ROOT / "tests/data/routing_questions.yaml").read_text(encoding="utf-8"))
     questions = [r["question"] for r in routing]

@@ -9,8 +9,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.assistant import Assistant
+from agent.context import AgentContext
 from agent.gate import Gate
-from agent.graph import AgentDeps, build_graph
+from agent.graph import build_graph
 from tests.agent.conftest import fake_registry
 from tests.agent.fakes import ScriptedLLM, hashing_embed
 from tools.registry import ToolContext, ToolRegistry, tool
@@ -64,9 +65,9 @@ def assistant_for(llm: ScriptedLLM, experts: dict[str, Any]) -> Assistant:
     registry = registry_with_converter()
     general = experts["general"].model_copy(update={"tools": ["guideline_search", "unit_convert"]})
     team = {**experts, "general": general}
-    deps = AgentDeps(llm=llm, registry=registry, tool_context=ToolContext(), experts=team,
-                     gate=Gate(team, hashing_embed, registry))  # fmt: skip
-    return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()))
+    context = AgentContext(llm=llm, registry=registry, tool_context=ToolContext(), experts=team,
+                           gate=Gate(team, hashing_embed, registry))  # fmt: skip
+    return Assistant(context, build_graph(checkpointer=InMemorySaver()))
 
 
 def fleischner_call(result: Any) -> dict[str, Any]:
