@@ -13,6 +13,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -100,9 +100,9 @@ class Assistant:
             async for mode, chunk in self.graph.astream(
                 turn, config, context=self.context, stream_mode=["custom", "updates"]
             ):
-                if mode == "custom" and on_event is not None:
+                if mode == "custom" and on_event is not None and isinstance(chunk, dict):
                     await on_event(chunk)
-        state = (await self.graph.aget_state(config)).values
+        state = cast(AgentState, (await self.graph.aget_state(config)).values)
         total_ms = round((time.perf_counter() - started) * 1000, 2)
         result = self._result(state, thread_id, total_ms)
         result.provenance["model_calls"] = [
@@ -203,7 +203,7 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
     pool = open_checkpoint_pool(runtime.database_url)
     await pool.open(wait=True)
     try:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = AsyncPostgresSaver(pool)
         await saver.setup()
         context = await build_context(runtime)
         yield Assistant(context, build_graph(checkpointer=saver), pool=runtime.pool)

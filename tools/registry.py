@@ -29,9 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from tools.classify.base import Extraction
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ class Tool:
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     kind: str = "other"
-    extractor: Callable[[str], Any] | None = None
+    extractor: Callable[[str], Extraction] | None = None
     triggers: tuple[str, ...] = ()
     exclusive_groups: tuple[tuple[str, ...], ...] = ()
     categories: CategorySpelling | None = None
@@ -209,7 +212,7 @@ def tool(
     description: str,
     version: str,
     kind: str = "other",
-    extractor: Callable[[str], Any] | None = None,
+    extractor: Callable[[str], Extraction] | None = None,
     triggers: tuple[str, ...] = (),
     exclusive_groups: tuple[tuple[str, ...], ...] = (),
     categories: CategorySpelling | None = None,

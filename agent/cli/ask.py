@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask = sub.add_parser("ask", help="ask one question (add --thread to follow up)")
     ask.add_argument("message")
     ask.add_argument("--thread", help="continue this conversation (thread id printed by earlier answers)")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tools.registry import Tool, ToolRegistry
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     classify = sub.add_parser(
         "classify",
         help="classify findings with a deterministic system (JSON inputs or free text)",

@@ -54,7 +54,7 @@ ORDER BY f.created_at, f.id
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feedback = sub.add_parser("feedback", help="clinician feedback on answers")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     export = feedback_sub.add_parser(

@@ -9,7 +9,7 @@ import sys
 from typing import cast
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = sub.add_parser(
         "ingest",
         help="add or update guideline files (Markdown, text, HTML, PDF) in the knowledge base",

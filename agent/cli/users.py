@@ -6,7 +6,7 @@ import argparse
 import sys
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="manage chat UI accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 

@@ -73,7 +73,7 @@ class Gateway(LLM):
 
     def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
         import litellm
-        from litellm import Router
+        from litellm.router import Router
         from litellm.utils import custom_llm_setup
 
         self.config = config

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from litellm import CustomLLM
+from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import EmbeddingResponse, Usage
 
 from common.errors import RadassistError

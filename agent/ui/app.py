@@ -19,7 +19,8 @@ from common import offline
 offline.apply()  # Chainlit runs this file as the app: an entry point, set before the libraries load
 
 import chainlit as cl
-from chainlit.input_widget import Select
+from chainlit.input_widget import InputWidget, Select
+from chainlit.types import ThreadDict
 
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
 from agent.assistant import Assistant, open_assistant
@@ -75,7 +76,8 @@ async def shutdown() -> None:
 
 
 def _assistant() -> Assistant:
-    return _state["assistant"]  # type: ignore[no-any-return]
+    assistant: Assistant = _state["assistant"]
+    return assistant
 
 
 @cl.set_starters
@@ -87,24 +89,23 @@ async def _send_settings() -> None:
     assistant = _assistant()
     experts = [AUTOMATIC, *assistant.context.experts]
     models = [DEFAULT_MODEL, *assistant.chat_aliases()]
-    settings = await cl.ChatSettings(
-        [
-            Select(
-                id="expert",
-                label="Expert",
-                values=experts,
-                initial_index=0,
-                description="Automatic lets the gate weigh every expert; choose one to override it.",
-            ),
-            Select(
-                id="model",
-                label="Model alias (models.yaml)",
-                values=models,
-                initial_index=0,
-                description="The model that drafts the commentary; classifications never depend on it.",
-            ),
-        ]
-    ).send()
+    widgets: list[InputWidget] = [
+        Select(
+            id="expert",
+            label="Expert",
+            values=experts,
+            initial_index=0,
+            description="Automatic lets the gate weigh every expert; choose one to override it.",
+        ),
+        Select(
+            id="model",
+            label="Model alias (models.yaml)",
+            values=models,
+            initial_index=0,
+            description="The model that drafts the commentary; classifications never depend on it.",
+        ),
+    ]
+    settings = await cl.ChatSettings(widgets).send()
     cl.user_session.set("settings", settings)
 
 
@@ -114,7 +115,7 @@ async def chat_start() -> None:
 
 
 @cl.on_chat_resume
-async def chat_resume(thread: dict[str, Any]) -> None:
+async def chat_resume(thread: ThreadDict) -> None:
     """History is shown from the data layer; the agent's memory comes from the LangGraph checkpoint."""
     await _send_settings()
 
@@ -216,7 +217,7 @@ async def on_message(message: cl.Message) -> None:
     shown = ", ".join(f"{alias} ({models.get(alias, {}).get('model', '?')})" for alias in drafting)
     content += f"\n\n*Verification: {verification_line(result.verification)} · model: {shown}*"
     answer.content = content
-    answer.elements = source_elements(result.citations)  # type: ignore[assignment]
+    answer.elements = source_elements(result.citations)
     await answer.send()
 
 

@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -136,7 +136,7 @@ def check_identifier(identifier: str) -> None:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise RadassistError(f"role {role!r}: must be one of {', '.join(ROLES)}")
-    return role  # type: ignore[return-value]
+    return role
 
 
 # -- login --------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ async def authenticate(identifier: str, password: str, *, pool: AsyncConnectionP
     return _account(row)
 
 
-def _account(row: dict) -> Account:
+def _account(row: dict[str, Any]) -> Account:
     return Account(
         id=row["id"],
         identifier=row["identifier"],

@@ -36,7 +36,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import chainlit as cl
-from chainlit.auth import decode_jwt, get_token_from_cookies
+from chainlit.auth import get_token_from_cookies
+from chainlit.auth.jwt import decode_jwt
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
 from chainlit.server import app
@@ -182,7 +183,8 @@ class OwnershipGuard:
         session = _session(body.get("sessionId"))
         if session is None or session.user is None or session.user.identifier != user:
             return 403, "Not your session"
-        element = body.get("element") if isinstance(body.get("element"), dict) else {}
+        given = body.get("element")
+        element = given if isinstance(given, dict) else {}
         if element.get("threadId") and element["threadId"] != session.thread_id:
             return 403, "Element is not in this session's thread"
         for kind, key in (("element", element.get("id")), ("step", element.get("forId"))):
@@ -231,7 +233,8 @@ async def _read_body(receive: Receive) -> tuple[dict[str, Any] | None, Receive]:
     return (parsed if isinstance(parsed, dict) else {}), replay
 
 
-if not any(m.cls is OwnershipGuard for m in app.user_middleware):
+# starlette types Middleware.cls as a factory protocol that a middleware class is only at run time
+if not any(m.cls is OwnershipGuard for m in app.user_middleware):  # type: ignore[comparison-overlap]
     app.add_middleware(OwnershipGuard)
 
 
@@ -290,5 +293,5 @@ class SecurityHeaders:
         await self.app(scope, receive, rewrite)
 
 
-if not any(m.cls is SecurityHeaders for m in app.user_middleware):
+if not any(m.cls is SecurityHeaders for m in app.user_middleware):  # type: ignore[comparison-overlap]  # see above
     app.add_middleware(SecurityHeaders)

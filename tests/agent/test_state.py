@@ -86,7 +86,7 @@ async def test_an_old_thread_resumes_from_postgresql(
     pool = open_checkpoint_pool(fresh_db_url)
     await pool.open(wait=True)
     try:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = AsyncPostgresSaver(pool)
         await saver.setup()
         fake = make_assistant(ScriptedLLM(lambda m: OLD_THREAD["next"]["draft"]))
         await _resume(Assistant(fake.context, build_graph(checkpointer=saver)))

@@ -264,7 +264,7 @@ def _read_one_of(text: str, patterns: dict[str, tuple[str, ...]]) -> dict[str, s
 
 
 def _read_likelihood(text: str) -> tuple[float | None, str | None]:
-    values = {}
+    values: dict[float, str] = {}
     for pattern in _LIKELIHOOD_PATTERNS:
         for m in pattern.finditer(text):
             values.setdefault(float(m.group("pct")), m.group(0).strip())
@@ -340,7 +340,7 @@ def classify(inp: BiRadsInput) -> ClassificationResult:
     """Look up the atlas row for the assessment (or the likelihood's range) and apply the usage rules."""
     rationale: list[str] = []
     caveats: list[str] = []
-    category = inp.assessment
+    category: str | None = inp.assessment
     if category is not None:
         rationale.append(f"Assessment given by the radiologist: BI-RADS {category}.")
     elif inp.malignancy_likelihood_pct is not None:

@@ -86,7 +86,7 @@ def _thickness(mm: float) -> str:
     return "thin" if whole <= 2 else "minimally_thickened" if whole == 3 else "thick"
 
 
-def _amount(count: int) -> str:
+def _amount(count: float) -> str:
     """Bosniak 2019: few septa = 1-3, many = >=4."""
     return "none" if count == 0 else "few" if count <= 3 else "many"
 

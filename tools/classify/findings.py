@@ -264,7 +264,7 @@ def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     key = (model, name)
     if key not in _ADAPTERS:
         info = model.model_fields[name]
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         _ADAPTERS[key] = TypeAdapter(annotation)
     return _ADAPTERS[key]
 
@@ -329,9 +329,9 @@ def _trace_number(name: str, value: float, text: str) -> tuple[bool, str]:
     if not traceable_number(abs(value), text):
         return False, f"{value:g} does not appear in the text"
     if name.endswith("_mm"):  # a size must be a measurement with a unit (cm converted to mm)
-        for m in find_measurements(text):
-            if any(abs(d - value) < 1e-6 for d in m.dims_mm):
-                return True, m.text.strip()
+        for measurement in find_measurements(text):
+            if any(abs(d - value) < 1e-6 for d in measurement.dims_mm):
+                return True, measurement.text.strip()
         return False, f"{value:g} appears in the text but not as a size with a unit"
     for m in _SIGNED_NUMBER.finditer(text):
         number = float(m.group(2)) * (-1 if m.group(1) else 1)

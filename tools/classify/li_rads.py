@@ -549,7 +549,7 @@ _TIV = (
     r"\bTIV\b",
     r"\benhancing\s+soft\s+tissue\s+(?:with)?in\s+the\s+(?:[\w-]+\s+){0,2}veins?\b",
 )
-_TARGETOID = {
+_TARGETOID: dict[str, tuple[str, ...]] = {
     "delayed_central_enhancement": (r"\bdelayed\s+central\s+enhancement\b",),
     "targetoid_restriction": (r"\btargetoid\s+(?:diffusion\s+)?restriction\b",),
     "targetoid_tp_hbp": (

@@ -524,6 +524,7 @@ def _part_solid(values: Mapping[str, Any], total: Decimal, status: str | None, l
             "total; a growing part-solid nodule < 6 mm has no row",
             lines=lines,
         )
+    category: str | None
     if status in ("new", "growing"):
         if solid is None:
             return Outcome(missing=["solid_component_mm"], lines=lines)
@@ -605,6 +606,7 @@ def _cyst(values: Mapping[str, Any]) -> Outcome:
         return Outcome(missing=missing)
     if change == "stable":
         return _stepped(values, [])
+    assert cyst_type is not None and change is not None  # both checked as missing above
     category, row = CYST_TABLE[cyst_type, change]
     return Outcome(category, f"atypical cyst: {row}")
 
@@ -914,12 +916,12 @@ def _read_extras(text: str, found: Found) -> None:
         _read_cyst(text, found)
 
 
-_CYST_TYPE = (
+_CYST_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("multilocular", (r"\bmulti-?locul\w+",)),
     ("thick_walled", (r"\bthick[- ]walled\b",)),
     ("thin_walled", (r"\bthin[- ]walled\b",)),
 )
-_CYST_CHANGE = (
+_CYST_CHANGE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("became_multilocular", (r"\b(?:became|become|becoming|now|newly)\s+multi-?locul\w+",)),
     (
         "increased_loculation_or_opacity",

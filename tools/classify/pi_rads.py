@@ -108,6 +108,7 @@ _MANAGEMENT = {
 
 def _peripheral(inp: PiRadsInput) -> tuple[str, list[str]]:
     dwi = inp.dwi_score
+    assert dwi is not None, "_missing() asks for the DWI score first"
     if dwi not in _PZ_DCE_UPGRADE:
         return _PZ[dwi], [f"Peripheral zone, DWI dominant: DWI {dwi} -> {_PZ[dwi]}"]
     if inp.dce == "positive":
@@ -122,9 +123,11 @@ def _peripheral(inp: PiRadsInput) -> tuple[str, list[str]]:
 
 def _transition(inp: PiRadsInput) -> tuple[str, list[str]]:
     t2w, dwi = inp.t2w_score, inp.dwi_score
+    assert t2w is not None, "_missing() asks for the T2W score first"
     line = f"Transition zone, T2W dominant: T2W {t2w}"
     if t2w in _TZ_DWI_UPGRADE:
         threshold, upgraded = _TZ_DWI_UPGRADE[t2w]
+        assert dwi is not None, "_missing() asks for the DWI score when it can upgrade T2W"
         if dwi >= threshold:
             return upgraded, [f"{line} with DWI {dwi} (>={threshold}) -> {upgraded}"]
         return _TZ[t2w], [f"{line} with DWI {dwi} (<{threshold}, no upgrade) -> {_TZ[t2w]}"]
@@ -318,7 +321,7 @@ def _derive_dwi(r: Reading) -> None:
     if not (adc and high_b) or wedge or (size is None and epe is not True):
         r.unsettled.add("dwi_score")
         return
-    score = 5 if epe is True or size >= 15 else 4
+    score = 5 if epe is True or (size is not None and size >= 15) else 4
     r.inputs["dwi_score"] = score
     start, end = min(adc[0].start(), high_b[0].start()), max(adc[0].end(), high_b[0].end())
     r.evidence["dwi_score"] = snippet(r.text, start, end) + (f"; {size:g} mm" if size is not None else "")

@@ -324,7 +324,8 @@ def classify(inp: TiRadsInput) -> ClassificationResult:
     rationale: list[str] = []
     caveats: list[str] = []
     if inp.composition == "spongiform":
-        low, unknown = POINTS["composition"]["spongiform"], []
+        low = POINTS["composition"]["spongiform"]
+        unknown: list[str] = []
         known = {"composition": low}
         rationale.append(f"Spongiform: no points are added for the other features (total {low}).")
     else:

@@ -47,4 +47,4 @@ class Embedder:
 
     async def embed_query(self, text: str) -> np.ndarray:
         """Return one query vector."""
-        return (await self.embed([text]))[0]
+        return np.asarray((await self.embed([text]))[0])
