@@ -54,6 +54,19 @@ async def test_routing_accuracy_on_the_routing_set(real_context: Any) -> None:
 
 
 @real
+async def test_every_expert_routes_its_own_examples(real_context: Any) -> None:
+    """Each expert's examples are its routing data: with the real embeddings each goes to its expert."""
+    gate: Gate = real_context.gate
+    misrouted = []
+    for name, expert in gate.experts.items():
+        for example in expert.examples:
+            top = (await gate.route(example)).scores[0].name
+            if top != name:
+                misrouted.append((name, top, example))
+    assert misrouted == []
+
+
+@real
 async def test_weights_are_a_sorted_distribution_and_the_top_expert_is_chosen_first(
     real_context: Any,
 ) -> None:
