@@ -8,9 +8,32 @@ that exists only for fakes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 Messages = list[dict[str, Any]]
+RequestKind = Literal["chat", "embedding"]
+
+ALLOW_MODEL_REQUESTS = True
+"""Chat, JSON and tool-call requests may reach a real model (pydantic-ai's switch of the same name).
+The tests' conftest turns it off for every test not marked `gguf`, so a test that claims to use a
+fake model cannot make a real call by accident."""
+ALLOW_EMBEDDING_REQUESTS = True
+"""The same for embedding requests (MiniLM); the tests allow them only when marked as using it."""
+
+
+class ModelRequestsBlocked(RuntimeError):
+    """A real model request where none may happen (a test that claims to be fake)."""
+
+
+def check_allow_model_requests(kind: RequestKind, alias: str) -> None:
+    """Raise unless real requests of this kind are allowed; the gateway calls it before every request."""
+    allowed = ALLOW_MODEL_REQUESTS if kind == "chat" else ALLOW_EMBEDDING_REQUESTS
+    if not allowed:
+        marker = "gguf" if kind == "chat" else "minilm (or postgres)"
+        raise ModelRequestsBlocked(
+            f"a real {kind} request to alias {alias!r} where model requests are off; a test that means to "
+            f"use the real model is marked {marker}"
+        )
 
 
 class LLM(Protocol):

@@ -51,6 +51,26 @@ import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
+REAL_CHAT_MARKERS = {"gguf"}
+REAL_EMBEDDING_MARKERS = {"gguf", "postgres", "minilm"}
+
+
+@pytest.fixture(autouse=True)
+def model_requests_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test reaches a real model only if its markers say so (agent.llm.ALLOW_MODEL_REQUESTS).
+
+    A test that claims to be fake (no gguf marker) and still calls the real chat model, say through
+    a fixture that forgot to swap it, fails with ModelRequestsBlocked instead of passing slowly.
+    Session fixtures that build real parts are set up before this runs, with requests allowed.
+    """
+    from agent import llm
+
+    markers = {m.name for m in request.node.iter_markers()}
+    monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", bool(markers & REAL_CHAT_MARKERS))
+    monkeypatch.setattr(llm, "ALLOW_EMBEDDING_REQUESTS", bool(markers & REAL_EMBEDDING_MARKERS))
+    if "pg_url" in request.fixturenames and "postgres" not in markers:  # keeps `make check` database-free
+        pytest.fail(f"{request.node.nodeid} uses the embedded PostgreSQL: mark it postgres")
+
 
 @pytest.fixture(scope="session")
 def test_home() -> Path:

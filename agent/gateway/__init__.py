@@ -18,7 +18,7 @@ from typing import Any
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import SentenceTransformersProvider
 from agent.gateway.llamacpp import LlamaCppProvider
-from agent.llm import LLM
+from agent.llm import LLM, check_allow_model_requests
 from common.errors import RadassistError
 
 __all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
@@ -106,6 +106,7 @@ class Gateway(LLM):
     async def acomplete(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> str:
         """Return the whole reply text of one chat completion."""
         self.config.entries(alias)
+        check_allow_model_requests("chat", alias)
         start = time.perf_counter()
         response = await self.router.acompletion(model=alias, messages=messages, **params)
         usage = getattr(response, "usage", None)
@@ -115,6 +116,7 @@ class Gateway(LLM):
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
         """Yield the reply text as it is generated."""
         self.config.entries(alias)
+        check_allow_model_requests("chat", alias)
         start, tokens = time.perf_counter(), 0
         response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
         try:
@@ -145,6 +147,7 @@ class Gateway(LLM):
     ) -> list[tuple[str, dict[str, Any]]]:
         """Let a model with native tool calling choose tools; returns (name, arguments) pairs, unvalidated."""
         self.config.entries(alias)
+        check_allow_model_requests("chat", alias)
         start = time.perf_counter()
         response = await self.router.acompletion(
             model=alias, messages=messages, tools=tools, tool_choice="auto", **params
@@ -164,6 +167,7 @@ class Gateway(LLM):
     async def aembed(self, alias: str, texts: list[str]) -> list[list[float]]:
         """Embed texts with the model behind `alias` (default: the bundled MiniLM)."""
         self.config.entries(alias)
+        check_allow_model_requests("embedding", alias)
         response = await self.router.aembedding(model=alias, input=texts)
         return [item["embedding"] for item in response.data]
 

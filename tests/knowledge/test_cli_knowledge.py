@@ -15,6 +15,8 @@ from agent.gateway import Gateway
 from agent.settings import get_settings
 from tests.knowledge.kbhelpers import CorpusDatabase, write
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 GUIDE = """---
 title: "CLI test guide"
 society: "Test Society"

@@ -17,6 +17,8 @@ from tools.knowledge.reindex import reindex
 from tools.knowledge.search import search
 from tools.knowledge.store import EmbeddingModelMismatch
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 ADRENAL = """---
 title: "Adrenal test guide"
 society: "Test Society"

@@ -18,6 +18,8 @@ from tests.knowledge.kbhelpers import CorpusDatabase
 from tools.knowledge.corpus import CORPUS_DIR, ensure_corpus_loaded
 from tools.knowledge.search import search
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 QUESTIONS = yaml.safe_load(
     (REPO_ROOT / "tests" / "data" / "retrieval_questions.yaml").read_text(encoding="utf-8")
 )

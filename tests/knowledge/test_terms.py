@@ -31,6 +31,7 @@ def test_without_statistics_every_term_is_kept() -> None:
     assert choose_terms(["b", "a", "a"], ElementStats({}, 0.0, 0.0), row_budget=1) == ["a", "b"]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     "lexeme", ["it's", "back\\slash", "a:b", "x&y", "!not", "(paren)", "'quoted'", "lr-5"]
 )
