@@ -88,17 +88,19 @@ def grounded_answer(tool_results: list[ClassificationResult], passages: list[dic
     return "\n\n".join(parts)
 
 
-def cannot_answer(questions: list[str]) -> str:
-    """What to say when no tool or passage supports an answer: say so, and what would be needed."""
+def cannot_answer(questions: list[str], systems: list[str]) -> str:
+    """What to say when no tool or passage supports an answer: say so, and what would be needed.
+
+    `systems` are the classification systems' titles (`agent.capabilities.classification_systems`).
+    """
     text = (
         "I cannot answer this from the classification tools or the guideline library, so I will not guess. "
     )
     if questions:
         return text + "To classify the finding I need:\n" + "\n".join(f"- {q}" for q in questions)
     return text + (
-        "I would need findings that one of the supported systems covers (for example a lung, thyroid, liver, "
-        "kidney, adrenal, prostate, breast or adnexal lesion with its size and features), or a topic the "
-        "guideline library covers (contrast media, MRI safety)."
+        f"I would need findings that one of the classification systems covers ({', '.join(systems)}), with "
+        "their size and features, or a topic the guideline library covers."
     )
 
 

@@ -23,6 +23,7 @@ from langgraph.runtime import Runtime
 
 from agent import prompts
 from agent.answer import cannot_answer, cite, grounded_answer, relevant, section_of, sources_block
+from agent.capabilities import classification_systems
 from agent.context import AgentContext
 from agent.findings import merge_inputs, missing_questions, read_findings
 from agent.gate import Gate
@@ -221,7 +222,10 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     other = _other_outputs(state)
 
     if not decided and not passages and not other:
-        answer, verdict = cannot_answer(questions), "unverified"
+        answer, verdict = (
+            cannot_answer(questions, classification_systems(runtime.context.registry)),
+            "unverified",
+        )
     else:
         parts = [*other, grounded_answer(results, passages if fallback or not per_expert else [])]
         if model_text and not fallback:

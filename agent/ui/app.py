@@ -23,6 +23,7 @@ from chainlit.input_widget import InputWidget, Select
 from chainlit.types import ThreadDict
 
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
+from agent import capabilities
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded
 from agent.runtime import Runtime, open_runtime
@@ -39,23 +40,6 @@ log = logging.getLogger(__name__)
 AUTOMATIC = "automatic (gate)"
 DEFAULT_MODEL = "each expert's own alias"
 _state: dict[str, Any] = {}
-
-STARTERS = [
-    ("Fleischner", "6 mm solid nodule, smoker, what follow-up?"),
-    ("Lung-RADS", "Baseline screening LDCT: 7 mm solid nodule. Lung-RADS?"),
-    ("TI-RADS", "TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule with punctate echogenic foci?"),
-    (
-        "LI-RADS",
-        "Cirrhosis, 25 mm observation with nonrim APHE, nonperipheral washout and enhancing capsule: LI-RADS?",
-    ),
-    ("BI-RADS", "BI-RADS 4B on diagnostic mammography: what management and likelihood of malignancy?"),
-    ("Bosniak", "Cystic renal mass on CT with a 3 mm smooth enhancing septum: Bosniak class?"),
-    ("PI-RADS", "Peripheral zone lesion, DWI score 3, DCE positive: PI-RADS category?"),
-    ("O-RADS", "Premenopausal woman, 6 cm simple ovarian cyst on ultrasound: O-RADS?"),
-    ("Adrenal", "Incidental 1.5 cm adrenal nodule measuring 8 HU on unenhanced CT: next step?"),
-    ("Renal", "Incidental homogeneous renal mass measuring 75 HU on unenhanced CT: what is it?"),
-    ("MRI safety", "What are the ACR MRI safety zones?"),
-]
 
 
 @cl.on_app_startup
@@ -82,7 +66,9 @@ def _assistant() -> Assistant:
 
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    return [cl.Starter(label=f"{label}: {text[:48]}…", message=text) for label, text in STARTERS]
+    context = _assistant().context
+    pairs = capabilities.starters(context.registry, context.experts)
+    return [cl.Starter(label=f"{label}: {text[:48]}…", message=text) for label, text in pairs]
 
 
 async def _send_settings() -> None:
