@@ -63,7 +63,7 @@ def test_importing_agent_sets_no_variable_and_the_command_sets_them_all() -> Non
     script = """
 import json, os, sys
 before = dict(os.environ)
-import agent, agent.assistant, agent.graph, agent.gateway
+import agent, agent.cli, agent.settings
 imported = sorted(k for k in os.environ if os.environ.get(k) != before.get(k))
 from agent.cli import main
 main(["tools", "list"])
