@@ -18,7 +18,7 @@ test: $(VENV)/.dev browser
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-FAST_TESTS := not postgres and not gguf and not minilm and not browser
+FAST_TESTS := not postgres and not gguf and not minilm and not browser and not slow
 
 check: $(VENV)/.dev
 	$(BIN)/ruff check .

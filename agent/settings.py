@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated entry-point tool plugins to load ('*' for all installed ones).",
     )
+    draft_with_demo_models: bool = Field(
+        default=False,
+        description="Let aliases marked `demo: true` in models.yaml draft commentary (off: tools and passages only).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

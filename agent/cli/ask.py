@@ -28,12 +28,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return asyncio.run(_ask(args))
 
 
+def _say_notice(notice: str | None) -> None:
+    if notice:
+        print(f"radassist: note: {notice}", file=sys.stderr, flush=True)
+
+
 async def _ask(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
+    from agent.progress import ready
     from agent.runtime import open_runtime
     from common.errors import RadassistError
 
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
+        _say_notice(assistant.notice)
+        ready()
         try:
             result = await assistant.ask(args.message, thread_id=args.thread, expert=args.expert)
         except ValueError as exc:
@@ -51,31 +59,81 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(_chat(args))
 
 
+class _ChatView:
+    """While a turn runs, a transient live view (what is known so far, the draft being verified);
+    then the verified answer, printed once, rendered from Markdown."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.known = ""
+        self.draft = ""
+        self.stage = "routing"
+        self.live: Any = None
+
+    def __enter__(self) -> _ChatView:
+        from rich.live import Live
+
+        if not self.console.is_terminal:  # piped: only the answer is printed
+            return self
+        self.live = Live(self._render(), console=self.console, transient=True, refresh_per_second=8)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.markdown import Markdown
+        from rich.text import Text
+
+        parts: list[Any] = [Text(f"... {self.stage}", style="dim")]
+        if self.known:
+            parts.append(Markdown(self.known))
+        if self.draft:
+            parts.append(Text(f"model draft, being verified: {self.draft}", style="dim italic"))
+        return Group(*parts)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "preview":
+            self.known = event["text"]
+        elif kind == "token":
+            self.stage = "drafting"
+            self.draft += event["text"]
+        elif kind == "step":
+            self.stage = {"gate": "gathering tools and guidelines", "verification": "finishing"}.get(
+                event["name"], self.stage
+            )
+            if event["name"] == "gate":
+                self.stage += f" (expert: {', '.join(event['data']['chosen'])})"
+        if self.live is not None:
+            self.live.update(self._render())
+
+
+def _hard_breaks(text: str) -> str:
+    """Keep the answer's line structure (Markdown would join "Management:" onto the heading line)."""
+    lines = text.split("\n")
+    out = []
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        joins = line.strip() and following.strip() and not following.lstrip().startswith(("-", "*", "|"))
+        out.append(line + "  " if joins else line)
+    return "\n".join(out)
+
+
 async def _chat(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markdown import Markdown
+
     from agent.assistant import open_assistant
     from agent.runtime import open_runtime
 
-    drafting = False
-
-    async def show(event: dict[str, Any]) -> None:
-        nonlocal drafting
-        if event["event"] == "preview":
-            print(f"{event['text']}\n", flush=True)
-        elif event["event"] == "token":
-            if not drafting:
-                drafting = True
-                print("[model draft, being verified] ", end="")
-            sys.stdout.write(event["text"])
-            sys.stdout.flush()
-        elif event["event"] == "step" and event["name"] == "gate":
-            chosen = ", ".join(event["data"]["chosen"])
-            print(f"[gate: {chosen}]", flush=True)
-        elif event["event"] == "step" and event["name"] == "verification":
-            drafting = False
-
+    console = Console()
     thread = args.thread
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
-        print("radassist chat: type a question, empty line or Ctrl-D to quit.")
+        _say_notice(assistant.notice)
+        console.print("radassist chat: type a question, empty line or Ctrl-D to quit.", style="dim")
         while True:
             try:
                 message = await asyncio.to_thread(input, "\n> ")
@@ -84,12 +142,14 @@ async def _chat(args: argparse.Namespace) -> int:
             if not message.strip():
                 break
             try:
-                result = await assistant.ask(message, thread_id=thread, expert=args.expert, on_event=show)
+                with _ChatView(console) as view:
+                    result = await assistant.ask(
+                        message, thread_id=thread, expert=args.expert, on_event=view.on_event
+                    )
             except ValueError as exc:
-                print(f"radassist: {exc}")
+                console.print(f"radassist: {exc}", style="red")
                 continue
             thread = result.thread_id
-            print(
-                f"\n\n=== verified answer ===\n{result.answer}\n[{result.verification['verdict']}; thread {thread}]"
-            )
+            console.print(Markdown(_hard_breaks(result.answer)))
+            console.print(f"[{result.verification['verdict']}; thread {thread}]", style="dim", markup=False)
     return 0

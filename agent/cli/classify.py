@@ -60,9 +60,11 @@ def _registry() -> ToolRegistry:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from agent.progress import ready
     from tools.classify.findings import FindingsError, classification_tool, classify_text
 
     registry = _registry()
+    ready()
     try:
         if args.input is not None:
             if not args.system:

@@ -79,6 +79,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from agent.progress import ready
     from agent.runtime import open_runtime
     from common.errors import RadassistError
     from tools.guideline_search import GuidelineSearchOutput
@@ -94,6 +95,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     async def run() -> GuidelineSearchOutput:
         async with open_runtime() as runtime:
+            ready()
             result = await runtime.registry.get("guideline_search").arun(request, runtime.tool_context)
             return cast(GuidelineSearchOutput, result)  # the registry checked the output type
 

@@ -28,7 +28,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         params = entry.litellm_params
         where = "local" if entry.is_local else "REMOTE (data leaves this machine)"
         mode = entry.model_info.get("mode", "chat")
-        print(f"{entry.model_name:<20} {mode:<10} {where:<8}  {params.model}")
+        demo = "  (demo model: proves the path, not the quality)" if entry.is_demo else ""
+        print(f"{entry.model_name:<20} {mode:<10} {where:<8}  {params.model}{demo}")
     return 0
 
 
@@ -50,4 +51,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         text = asyncio.run(gateway.acomplete(args.alias, messages, max_tokens=32))
         print(f"{args.alias}: {text.strip()!r} ({time.perf_counter() - start:.2f} s)")
     print(f"resolved: {gateway.describe(args.alias)}")
+    if entry.is_demo:
+        print(
+            f"note: {args.alias} is marked as a demo model (model_info.demo in {settings.models_file}): "
+            "expect weak text; bind a capable model there for useful commentary."
+        )
     return 0

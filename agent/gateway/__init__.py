@@ -2,24 +2,38 @@
 
 The rest of the app calls only `Gateway` methods with an alias ('default', 'router', 'embedder',
 an expert's alias); which model answers is the admin's choice in models.yaml.
+
+litellm and llama-cpp-python are imported when the first chat call needs them, not before: a CLI
+command that only searches or classifies never pays for them. Local embeddings go straight to the
+in-process model; chat goes through litellm's Router (its timeouts, retries and fallbacks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
-from agent.gateway.embeddings import SentenceTransformersProvider
-from agent.gateway.llamacpp import LlamaCppProvider
+from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
+from agent.gateway.gguf import file_sha256, resolve_gguf
 from agent.llm import LLM, check_allow_model_requests
 from common.errors import RadassistError
+
+if TYPE_CHECKING:
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+    from litellm.router import Router
+    from litellm.types.llms.openai import AllMessageValues
+    from litellm.types.utils import ModelResponse
+
+    from agent.gateway.llamacpp import LlamaCppProvider
 
 __all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
 
@@ -72,15 +86,39 @@ class Gateway(LLM):
     """One per process: owns the Router and the loaded local models (the agent's `LLM`)."""
 
     def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
+        self.config = config
+        self.model_dir = model_dir
+        self.base = config.source.parent if config.source else None
+        self.embeddings = LocalEmbeddings(base=self.base)
+        self._lock = threading.RLock()
+        self._llamacpp: LlamaCppProvider | None = None
+        self._router: Router | None = None
+        self._gguf: dict[str, tuple[Path, str]] = {}
+
+    @property
+    def llamacpp(self) -> LlamaCppProvider:
+        """The in-process llama.cpp provider (imports llama-cpp-python and litellm on first use)."""
+        with self._lock:
+            if self._llamacpp is None:
+                from agent.gateway.llamacpp import LlamaCppProvider
+
+                self._llamacpp = LlamaCppProvider(base=self.base, model_dir=self.model_dir)
+            return self._llamacpp
+
+    @property
+    def router(self) -> Router:
+        """litellm's Router over models.yaml, with our two in-process providers registered."""
+        with self._lock:
+            if self._router is None:
+                self._router = self._build_router()
+            return self._router
+
+    def _build_router(self) -> Router:
         import litellm
         from litellm.router import Router
         from litellm.utils import custom_llm_setup
 
-        self.config = config
-        base = config.source.parent if config.source else None
-        self.llamacpp = LlamaCppProvider(base=base, model_dir=model_dir)
-        self.embeddings = SentenceTransformersProvider(base=base)
-        ours = {"llamacpp": self.llamacpp, "sentence_transformers": self.embeddings}
+        ours = {"llamacpp": self.llamacpp, "sentence_transformers": litellm_provider(self.embeddings)}
         litellm.custom_provider_map = [
             p for p in litellm.custom_provider_map if p["provider"] not in ours
         ] + [{"provider": name, "custom_handler": handler} for name, handler in ours.items()]
@@ -88,15 +126,16 @@ class Gateway(LLM):
         litellm.suppress_debug_info = True
         litellm.turn_off_message_logging = True  # no prompts (possible PHI) in litellm's logs
         for key in _SAFE_LITELLM_SETTINGS:
-            if key in config.litellm_settings:
-                setattr(litellm, key, config.litellm_settings[key])
+            if key in self.config.litellm_settings:
+                setattr(litellm, key, self.config.litellm_settings[key])
         try:
-            self.router = Router(
-                model_list=[e.model_dump(exclude_none=True) for e in config.model_list],
-                **config.router_settings,
+            router: Router = Router(
+                model_list=[e.model_dump(exclude_none=True) for e in self.config.model_list],
+                **self.config.router_settings,
             )
         except TypeError as exc:
-            raise RadassistError(f"{config.source}: router_settings: {exc}") from exc
+            raise RadassistError(f"{self.config.source}: router_settings: {exc}") from exc
+        return router
 
     @classmethod
     def from_file(cls, path: Path, *, model_dir: Path | None = None) -> Gateway:
@@ -108,7 +147,7 @@ class Gateway(LLM):
         self.config.entries(alias)
         check_allow_model_requests("chat", alias)
         start = time.perf_counter()
-        response = await self.router.acompletion(model=alias, messages=messages, **params)
+        response = _reply(await self.router.acompletion(model=alias, messages=_openai(messages), **params))
         usage = getattr(response, "usage", None)
         _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start)
         return response.choices[0].message.content or ""
@@ -118,7 +157,13 @@ class Gateway(LLM):
         self.config.entries(alias)
         check_allow_model_requests("chat", alias)
         start, tokens = time.perf_counter(), 0
-        response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
+        from litellm.types.utils import ModelResponse
+
+        response = await self.router.acompletion(
+            model=alias, messages=_openai(messages), stream=True, **params
+        )
+        if isinstance(response, ModelResponse):
+            raise TypeError(f"model {alias!r}: a streaming call returned a whole reply")
         try:
             async for chunk in response:
                 delta = chunk.choices[0].delta.content if chunk.choices else None
@@ -149,13 +194,19 @@ class Gateway(LLM):
         self.config.entries(alias)
         check_allow_model_requests("chat", alias)
         start = time.perf_counter()
-        response = await self.router.acompletion(
-            model=alias, messages=messages, tools=tools, tool_choice="auto", **params
+        response = _reply(
+            await self.router.acompletion(
+                model=alias, messages=_openai(messages), tools=tools, tool_choice="auto", **params
+            )
         )
         usage = getattr(response, "usage", None)
         _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start)
-        calls = []
+        from litellm.types.utils import ChatCompletionMessageToolCall
+
+        calls: list[tuple[str, dict[str, Any]]] = []
         for call in response.choices[0].message.tool_calls or []:
+            if not isinstance(call, ChatCompletionMessageToolCall) or not call.function.name:
+                continue  # a free-form "custom" tool call: only function tools are ever offered
             try:
                 arguments = json.loads(call.function.arguments or "{}")
             except json.JSONDecodeError:
@@ -166,9 +217,12 @@ class Gateway(LLM):
     # -- embeddings --------------------------------------------------------------------------
     async def aembed(self, alias: str, texts: list[str]) -> list[list[float]]:
         """Embed texts with the model behind `alias` (default: the bundled MiniLM)."""
-        self.config.entries(alias)
+        params = self.config.entry(alias).litellm_params
         check_allow_model_requests("embedding", alias)
-        response = await self.router.aembedding(model=alias, input=texts)
+        if params.provider == "sentence_transformers":  # in-process: no Router, no litellm import
+            return await asyncio.to_thread(self.embeddings.encode, params.target, texts)
+        inputs: list[object] = list(texts)
+        response = await self.router.aembedding(model=alias, input=inputs)
         return [item["embedding"] for item in response.data]
 
     # -- what answered -----------------------------------------------------------------------
@@ -178,13 +232,21 @@ class Gateway(LLM):
         params = entry.litellm_params
         info: dict[str, Any] = {"alias": alias, "model": params.model, "local": entry.is_local}
         if params.provider == "llamacpp":
-            loaded = self.llamacpp.load(params.model, params.model_dump())
-            info.update(path=str(loaded.path), sha256=loaded.sha256, chat_format=loaded.chat_format)
+            path, sha256 = self._gguf_file(params.target)
+            info.update(path=str(path), sha256=sha256, chat_format=params.model_dump().get("chat_format"))
         elif params.provider in ("ollama", "ollama_chat"):
             info.update(api_base=params.api_base, digest=_ollama_digest(params.target, params.api_base))
         elif params.api_base:
             info["api_base"] = params.api_base
         return info
+
+    def _gguf_file(self, target: str) -> tuple[Path, str]:
+        """The GGUF behind a target and its sha256, found once per process without loading the model."""
+        with self._lock:
+            if target not in self._gguf:
+                path = resolve_gguf(target, base=self.base, model_dir=self.model_dir)
+                self._gguf[target] = (path, file_sha256(path))
+            return self._gguf[target]
 
     def sampling(self, alias: str) -> dict[str, Any]:
         """The sampling settings configured for an alias (recorded with every answer)."""
@@ -205,6 +267,20 @@ class Gateway(LLM):
         params = self.config.entry(alias).litellm_params
         if params.provider == "llamacpp":
             self.llamacpp.load(params.model, params.model_dump())
+
+
+def _openai(messages: list[dict[str, Any]]) -> list[AllMessageValues]:
+    """Our messages are OpenAI chat messages as plain dicts; litellm types them as TypedDicts."""
+    return cast("list[AllMessageValues]", messages)
+
+
+def _reply(response: ModelResponse | CustomStreamWrapper) -> ModelResponse:
+    """A non-streaming call's reply (litellm types every acompletion as either)."""
+    from litellm.types.utils import ModelResponse
+
+    if not isinstance(response, ModelResponse):
+        raise TypeError("a non-streaming model call returned a stream")
+    return response
 
 
 def _ollama_digest(model: str, api_base: str | None) -> str | None:

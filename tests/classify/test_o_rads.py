@@ -263,11 +263,44 @@ def test_management_and_risk(inputs: dict[str, Any], category: str, management: 
     assert "Radiology 2023;308" in result.citation
 
 
-def test_o_rads_2_intervals_are_an_open_point() -> None:
-    result = run(lesion_type="simple_cyst", max_diameter_mm=60, menopausal_status="postmenopausal")
+def test_o_rads_2_interval_is_an_open_point_where_not_encoded() -> None:
+    result = run(lesion_type="dermoid", max_diameter_mm=40)
     assert result.category == "2"
     assert any("open point" in c for c in result.caveats)
     assert result.management is not None and "month" not in result.management  # no invented interval
+
+
+# Issue 11: O-RADS 2 follow-up by lesion type, size and menopausal status (O-RADS US management table).
+@pytest.mark.parametrize(
+    ("lesion", "size_mm", "menopause", "expected"),
+    [
+        ("simple_cyst", 31, "premenopausal", "No follow-up imaging."),
+        ("simple_cyst", 50, "premenopausal", "No follow-up imaging."),
+        ("simple_cyst", 51, "premenopausal", "Follow-up ultrasound in 8-12 weeks."),
+        ("simple_cyst", 99, "premenopausal", "Follow-up ultrasound in 8-12 weeks."),
+        ("simple_cyst", 30, "postmenopausal", "No follow-up imaging."),
+        ("simple_cyst", 31, "postmenopausal", "Follow-up ultrasound at 1 year"),
+        ("simple_cyst", 60, "postmenopausal", "Follow-up ultrasound at 1 year"),
+        ("unilocular_cyst", 30, "premenopausal", "No follow-up imaging."),
+        ("unilocular_cyst", 31, "premenopausal", "Follow-up ultrasound in 8-12 weeks"),
+    ],
+)
+def test_o_rads_2_follow_up_by_size_and_menopause(
+    lesion: str, size_mm: float, menopause: str, expected: str
+) -> None:
+    extra = {"solid_component": False, "inner_wall": "smooth"} if lesion == "unilocular_cyst" else {}
+    result = run(lesion_type=lesion, max_diameter_mm=size_mm, menopausal_status=menopause, **extra)
+    assert result.category == "2"
+    assert result.management is not None and expected in result.management
+
+
+def test_o_rads_2_without_menopausal_status_gives_both_rows() -> None:
+    result = run(lesion_type="simple_cyst", max_diameter_mm=40)
+    assert result.category == "2"
+    assert result.management == (
+        "Almost certainly benign. Premenopausal: no follow-up imaging; Postmenopausal: follow-up ultrasound at 1 "
+        "year to show stability or decrease in size."
+    )
 
 
 # --- missing inputs -------------------------------------------------------------------------------------------------------

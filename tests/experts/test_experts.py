@@ -27,8 +27,16 @@ ROUTING_FILE = REPO_ROOT / "tests" / "data" / "routing_questions.yaml"
 # What each shipped expert must offer at least, from the project brief (not read back from the files).
 REQUIRED_TOOLS = {
     "chest": {"fleischner", "lung_rads", "guideline_search"},
-    "neuro": {"ti_rads", "guideline_search"},
-    "abdominal": {"li_rads", "adrenal_incidentaloma", "renal_incidentaloma", "bosniak", "guideline_search"},
+    "neuro": {"ti_rads", "thyroid_incidental", "guideline_search"},
+    "abdominal": {
+        "li_rads",
+        "adrenal_incidentaloma",
+        "renal_incidentaloma",
+        "bosniak",
+        "pancreatic_cyst",
+        "gallbladder_polyp",
+        "guideline_search",
+    },
     "breast": {"bi_rads", "guideline_search"},
     "msk": {"guideline_search"},
     "gu": {"pi_rads", "bosniak", "renal_incidentaloma", "o_rads", "guideline_search"},

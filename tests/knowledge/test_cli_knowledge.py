@@ -52,7 +52,7 @@ def cli_db(fresh_db_url: str, gateway: Gateway, monkeypatch: pytest.MonkeyPatch)
 def cli_env(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """As cli_db without the first-start corpus load (the corpus_db fixture runs it), so hits are ours."""
 
-    async def corpus_already_loaded(pool: Any, gateway: Any) -> int:
+    async def corpus_already_loaded(pool: Any, gateway: Any, announce: Any = None) -> int:
         return 0
 
     monkeypatch.setattr(runtime, "ensure_corpus_loaded", corpus_already_loaded)

@@ -72,11 +72,12 @@ _SINGLE = (
     r"\b(?:solitary|single|isolated|one|1(?!\s*(?:mm|cm|x)\b))\s+(?:[\w.-]+\s+){0,6}?(?:nodule|GGN|GGO|opacity|lesion)\b",
     r"\bno\s+other\s+(?:[\w-]+\s+)?nodules?\b",
     r"\bsolitary\b",
+    r"\bSPN\b",  # solitary pulmonary nodule
     r"\bsingle\b(?=\s*(?:[,.;)]|$))",  # "6 mm GGO, single"
 )
 
 
-_SINGULAR_NOUN = r"\b(?:nodule|GGN|GGO|opacity)\b"
+_SINGULAR_NOUN = r"\b(?:nodule|GGN|GGO|opacity|SPN)\b"
 _ANY_PLURAL = r"\b(?:nodules|GGNs|GGOs|opacities)\b"
 
 

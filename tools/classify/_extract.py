@@ -24,13 +24,35 @@ from tools.classify.text import clause_evidence, find_negated_term, find_term, i
 _I = re.IGNORECASE
 
 
+_SNIPPET_BREAK = re.compile(r"(?<!\d)\.|\.(?!\d)|[;,\n]")  # a decimal point ("2.2 cm") is not a break
+
+
 def snippet(text: str, start: int, end: int) -> str:
-    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no')."""
-    window = text[max(0, start - 40) : start]
-    cut = max(window.rfind(c) for c in ".;,\n")
-    if cut < 0 and start > 40:
-        cut = window.find(" ")  # do not start mid-word
-    return text[start - len(window) + cut + 1 : end].strip()
+    """The text from the start of the clause holding [start, end) up to `end` (keeps a leading 'no').
+
+    Cut at token boundaries: never inside a number ("2.2 cm" stays whole) or a word; the end is
+    extended to the end of the token it falls in.
+    """
+    lo = max(0, start - 40)
+    window = text[lo:start]
+    breaks = list(_SNIPPET_BREAK.finditer(window))
+    if breaks:
+        begin = lo + breaks[-1].end()
+    elif lo == 0:
+        begin = 0
+    else:
+        space = window.find(" ")  # do not start mid-word
+        begin = lo + space + 1 if space >= 0 else start
+    while begin > 0 and (
+        text[begin - 1].isalnum() or (text[begin - 1] == "." and text[begin - 2 : begin - 1].isdigit())
+    ):
+        begin -= 1
+    while end < len(text) and (
+        text[end].isalnum()
+        or (text[end] == "." and end + 1 < len(text) and text[end + 1].isdigit() and text[end - 1].isdigit())
+    ):
+        end += 1
+    return text[begin:end].strip()
 
 
 class Reading:

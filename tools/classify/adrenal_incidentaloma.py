@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.classify._extract import add_path_needs, put, read_yes_no, settle_yes_no
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import (
     clause_before,
     find_measurements,
@@ -65,6 +66,23 @@ STABLE_MIN_MONTHS = 12.0  # stable on prior imaging for >= 1 year: benign
 
 BenignAppearance = Literal["cyst", "hemorrhage", "calcified"]
 PriorImaging = Literal["none", "stable", "new_or_enlarging"]
+
+# Issue 11 (tools.classify.conditional): unstated benign features (macroscopic fat, signal loss, washout) are
+# not read as present; the tool treats them as not shown, which can only keep the mass indeterminate (the
+# higher-concern branch). Prior imaging and cancer history are never assumed: they become branches.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = (
+    "<1 cm",
+    "benign",
+    "stable ≥1 year",
+    "indeterminate 1–<2 cm",
+    "indeterminate 2–<4 cm",
+    "indeterminate 1–4 cm, cancer history",
+    "indeterminate 1–4 cm, new or enlarging",
+    "≥4 cm",
+)
+# Stability for an unstated duration: at least 1 year is benign; less follows the no-prior-imaging branch.
+BRANCH_VALUES = {"stable_months": ((12, "≥12 months"), (6, "<12 months"))}
 
 TRIGGERS: tuple[str, ...] = (
     r"\badrenals?\b",
@@ -258,8 +276,19 @@ def _not_hedged(text: str, m: re.Match[str]) -> bool:
     return not _HEDGE.search(clause_before(text, m.start(), window=40))
 
 
+_PRIOR_SIZE_BEFORE = re.compile(
+    r"\b(?:previously|prior(?:ly)?|formerly|was|were|from|compared\s+(?:with|to))\s*(?:measuring|measured|about)?\s*$",
+    re.IGNORECASE,
+)
+
+
 def _read_size(text: str, found: Extraction) -> None:
-    sizes = {m.longest_mm: m.text.strip() for m in find_measurements(text)}
+    """The mass's current size: a size introduced as the earlier one ("previously 1.4 cm") is not it."""
+    sizes = {
+        m.longest_mm: m.text.strip()
+        for m in find_measurements(text)
+        if not _PRIOR_SIZE_BEFORE.search(text[max(0, m.start - 30) : m.start])
+    }
     if len(sizes) == 1:
         ((size, evidence),) = sizes.items()
         put(found, "size_mm", size, evidence)
@@ -433,10 +462,14 @@ def _washout(inp: AdrenalInput, trace: _Trace) -> ClassificationResult | None:
         )
         trace.why(f"Washout below the adenoma thresholds (absolute ≥60 %, relative ≥40 %): {shown}.")
         trace.caveat(
-            "Washout below the adenoma thresholds does not establish an adenoma: the mass stays indeterminate "
-            "and the management given is that of the indeterminate-mass branch; what the white paper advises "
-            "after a non-diagnostic adrenal-protocol CT is not encoded here."
+            "Washout below the adenoma thresholds does not establish an adenoma: the mass stays indeterminate; "
+            "the next step is the flowchart's step after a non-diagnostic adrenal-protocol CT, never the test "
+            "just done."
         )
+        trace.done.add("washout CT")
+    if inp.chemical_shift_signal_loss is False:
+        trace.why("No signal loss on chemical-shift MRI: not diagnostic of a lipid-rich adenoma.")
+        trace.done.add("chemical-shift MRI")
     return None
 
 
@@ -479,11 +512,15 @@ def _one_to_four_cm(inp: AdrenalInput, trace: _Trace) -> ClassificationResult:
             trace.why("History of cancer.")
             return trace.decide("indeterminate 1–4 cm, new or enlarging", "Biopsy or PET/CT.")
         trace.why("No history of cancer.")
+        if "washout CT" in trace.done:
+            return trace.decide("indeterminate 1–4 cm, new or enlarging", "Consider resection.")
         return trace.decide(
             "indeterminate 1–4 cm, new or enlarging", "Adrenal-protocol CT (washout) or resection."
         )
     if inp.cancer_history:
         trace.why("No prior imaging and a history of cancer.")
+        if trace.done:
+            return _after_nondiagnostic(trace, "indeterminate 1–4 cm, cancer history")
         trace.caveat(
             "The project reference gives no pathway for a 1-4 cm indeterminate mass with a cancer history and "
             "no prior imaging; management is not encoded here - see the white paper's flowchart."
@@ -499,7 +536,33 @@ def _one_to_four_cm(inp: AdrenalInput, trace: _Trace) -> ClassificationResult:
             "indeterminate 1–<2 cm", "Probably benign; consider a 12-month follow-up adrenal-protocol CT."
         )
     trace.why(f"{size:g} mm ≥ 20 mm and < 40 mm.")
+    if trace.done:
+        return _after_nondiagnostic(trace, "indeterminate 2–<4 cm")
     return trace.decide("indeterminate 2–<4 cm", "Adrenal-protocol CT (washout) or chemical-shift MRI.")
+
+
+# After a non-diagnostic adrenal-protocol CT (washout below 60 %/40 %) the ACR flowchart ends in "imaging
+# follow-up, biopsy, PET/CT or resection depending on the clinical scenario" (ACR adrenal white paper 2017
+# flowchart, as encoded by the ACR Assist module ACR_Adrenal_CT_2_0, endpoint after APW/RPW < 60/40 %).
+_AFTER_NONDIAGNOSTIC_CT = (
+    "Non-diagnostic adrenal-protocol CT: imaging follow-up, biopsy, PET/CT or resection, depending on the "
+    "clinical scenario."
+)
+
+
+def _after_nondiagnostic(trace: _Trace, category: str) -> ClassificationResult:
+    """The next step after a non-diagnostic washout CT or chemical-shift MRI: never the test just done."""
+    if "washout CT" in trace.done:
+        return trace.decide(category, _AFTER_NONDIAGNOSTIC_CT)
+    trace.caveat(
+        "After a non-diagnostic chemical-shift MRI the flowchart's remaining characterisation test is the "
+        "adrenal-protocol (washout) CT; the ACR Assist encoding of the flowchart names no separate MRI endpoint."
+    )
+    return trace.decide(
+        category,
+        "Non-diagnostic chemical-shift MRI: adrenal-protocol (washout) CT; if that is not diagnostic, imaging "
+        "follow-up, biopsy, PET/CT or resection, depending on the clinical scenario.",
+    )
 
 
 class _Trace:
@@ -510,6 +573,7 @@ class _Trace:
         self.rationale: list[str] = []
         self.caveats: list[str] = []
         self.details: dict[str, object] = {}
+        self.done: set[str] = set()  # characterisation tests already done and non-diagnostic
 
     def why(self, line: str) -> None:
         self.rationale.append(line)

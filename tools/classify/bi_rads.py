@@ -27,6 +27,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_term, is_negated
 from tools.registry import CategorySpelling, tool
 
@@ -125,6 +126,9 @@ _TABLE: dict[str, _Row] = {
 # Categories a likelihood estimate can be placed in, in ascending order (1 and 2 share 0% and need judgement).
 _PLACEABLE = ("3", "4A", "4B", "4C", "5")
 _SUBCATEGORIES = frozenset({"4A", "4B", "4C"})
+
+# Issue 11 (tools.classify.conditional): the assessment is the radiologist's; nothing is read as absent.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
 
 TRIGGERS: tuple[str, ...] = (
     r"\bbi-?\s?rads\b",

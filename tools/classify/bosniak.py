@@ -34,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from tools.classify._decide import Need, explore, need, reject_bool, round_half_up
 from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated, word_number
 from tools.registry import CategorySpelling, tool
 
@@ -72,6 +73,32 @@ def _bosniak_class(written: str) -> str:
 CATEGORIES = CategorySpelling(
     r"\bbosniak\s*(?:class\s*|category\s*)?(II-?F|IV|III|II|I|2F|[1-4])\b", _bosniak_class
 )
+# Issue 11, unstated descriptors (tools.classify.conditional): read as absent only when a stated descriptor
+# implies it. A "simple(-appearing)" cyst is, by the class I definition (Silverman 2019), homogeneous fluid
+# with a thin smooth wall and no septa, calcification or nodule; "smooth" or "thin-walled" states that the
+# wall has no irregularity or nodule. Nothing is assumed absent without such words: an unstated septum,
+# nodule or enhancement could raise the class, so it becomes a branch or a question instead.
+_SIMPLE = (r"\bsimple(?:[- ]appearing)?\b",)
+READ_AS_ABSENT = (
+    ReadAsAbsent("septa", "none", "no septa", _SIMPLE),
+    ReadAsAbsent(
+        "protrusion",
+        False,
+        "no nodule or irregularity",
+        (*_SIMPLE, r"\bsmooth(?:ly)?\b", r"\bthin[- ]walled\b"),
+    ),
+    ReadAsAbsent(
+        "wall_thickness",
+        "thin",
+        "a thin wall",
+        (*_SIMPLE, r"\bthin[- ]walled\b", r"\bthin\s+(?:smooth\s+)?walls?\b"),
+    ),
+    ReadAsAbsent("homogeneous", True, "homogeneous contents", (*_SIMPLE, r"\bhomogeneous\b")),
+)
+SEVERITY = ("I", "II", "IIF", "III", "IV")
+ORDINAL = True
+# An enhancing protrusion of unstated size: <=3 mm (obtuse) is an irregularity (III), >=4 mm a nodule (IV).
+BRANCH_VALUES = {"protrusion_mm": ((3, "≤3 mm"), (4, "≥4 mm"))}
 
 _CT_PHASES = ("noncontrast", "portal_venous", "renal_mass_protocol")
 _MRI_PHASES = ("noncontrast", "contrast_enhanced")

@@ -47,6 +47,7 @@ from tools.classify._chest_text import (
 from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse, round_half_up
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.registry import tool
 
 NAME = "fleischner"
@@ -63,6 +64,28 @@ TRIGGERS: tuple[str, ...] = (
     r"\bpart[- ]?solid\b",
     r"\bsub[- ]?solid\b",
     r"\bGG[NO]s?\b",
+    # dictation without "lung"/"pulmonary": lobes, SPN, perifissural (issue 11)
+    r"\b(?:RUL|RML|RLL|LUL|LLL|lingula(?:r)?)\b",
+    r"\b(?:right|left)\s+(?:upper|middle|lower)\s+lobes?\b",
+    r"\bSPNs?\b",
+    r"\bperi-?fissural\b",
+)
+
+# Issue 11 (tools.classify.conditional): nothing unstated is read as absent; risk and count are asked for or
+# branched (a low-risk assumption could lower the management). SEVERITY orders the table rows by concern,
+# for choosing the dominant of several nodules (a label's rank is the highest entry it contains).
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = (
+    "<6 mm",
+    "ground-glass, single, >=6 mm",
+    "solid component <6 mm",
+    "6-8 mm",
+    "subsolid, multiple, >=6 mm",
+    ">8 mm",
+    "solid component 6-8 mm",
+    "suspicious morphology",
+    "growing solid component",
+    "solid component >8 mm",
 )
 
 NoduleType = Literal["solid", "part-solid", "ground-glass", "subsolid"]
@@ -113,6 +136,17 @@ SUBSOLID_TABLE: dict[str, str] = {
     ),
 }
 GGN_SMALL_SUSPICIOUS = "In certain suspicious nodules <6 mm, consider CT at 2 and 4 years"
+# Fleischner 2017 (perifissural nodule discussion): a nodule with the typical morphology of an intrapulmonary
+# lymph node, perifissural or attached to the costal pleura (juxtapleural), needs no follow-up even above 6 mm.
+PERIFISSURAL = (
+    r"\bperi-?fissural\b",
+    r"\bintra-?pulmonary\s+lymph\s+nodes?\b",
+    r"\b(?:juxta|sub)-?pleural\b[^.;]{0,30}?\b(?:lymph\s+node|triangular|lentiform|lenticular)\b",
+)
+PERIFISSURAL_EXCEPTION = (
+    "No routine follow-up if the morphology is that of a typical intrapulmonary lymph node (perifissural or "
+    "juxtapleural, triangular or lentiform, smooth; Fleischner 2017, even above 6 mm)"
+)
 
 RISK_DEFINITION = (
     "Risk (Fleischner 2017): low = minimal or absent smoking history and no other known risk factors; high = "
@@ -376,7 +410,7 @@ def extract(text: str) -> Extraction:
         found.put("solid_component_mm", (sizes.solid_component.longest_mm, sizes.solid_component.text))
     found.flag(text, "solid_component_growing", GROWING_SOLID)
     found.flag(text, "suspicious_morphology", SUSPICIOUS_MORPHOLOGY)
-    found.flag(text, "perifissural", (r"\bperi-?fissural\b",))
+    found.flag(text, "perifissural", PERIFISSURAL)
     found.drop_contradictions(contradictions(found.inputs), keep=("nodule_type",))
     mean = mean_diameter(found.inputs)
     return found.extraction(
@@ -424,6 +458,11 @@ def classify(inp: FleischnerInput) -> ClassificationResult:
         band = solid_band(size)
         label, management = _solid_row(inp, band)
         rationale.append(f"Solid nodule, size band {band}; Table 1 solid row: {label}.")
+        if inp.perifissural and management != SOLID_TABLE["single", "low", "<6 mm"]:
+            rationale.append(
+                "Typical perifissural/juxtapleural lymph-node morphology: the Fleischner exception leads."
+            )
+            management = f"{PERIFISSURAL_EXCEPTION}; otherwise: {management}"
         caveats += _solid_caveats(inp, band)
     else:
         label = _subsolid_label(inp, size, solid_size)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from tools.classify._decide import explore, need, presence_changes, reject_bool
 from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import Measurement, find_measurements, is_negated
 from tools.registry import CategorySpelling, tool
 
@@ -76,6 +77,12 @@ BenignityAF = Literal[
     "marked_t2_hyperintensity",
     "hepatobiliary_phase_isointensity",
 ]
+
+# Issue 11 (tools.classify.conditional): presence-only features (tumour in vein, LR-M features, ancillary
+# features) are handled inside the tool with a caveat; the major features (APHE, washout, capsule) are never
+# read as absent: an unstated one is asked for or branched.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("LR-1", "LR-2", "LR-3", "LR-4", "LR-5", "LR-M", "LR-TIV")
 
 TRIGGERS: tuple[str, ...] = (
     r"\bli-?\s?rads\b",

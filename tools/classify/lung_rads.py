@@ -30,6 +30,7 @@ from tools.classify._chest_text import put_nodule_size, read_nodule_type, read_s
 from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import Measurement, find_term
 from tools.registry import CategorySpelling, tool
 
@@ -40,6 +41,12 @@ CITATION = (
     "ACR Lung-RADS v2022: Assessment Categories and Management Recommendations. J Am Coll Radiol "
     "2024;21(3):473-488, Table 1"
 )
+# Issue 11 (tools.classify.conditional): presence-only features (suspicious features, benign calcification)
+# are handled inside the tool; nothing else is read as absent. SEVERITY: for the exam's most suspicious finding.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("0", "1", "2", "3", "4A", "4B", "4X")
+ORDINAL = True
+
 TRIGGERS: tuple[str, ...] = (
     r"\blung[- ]?rads\b",
     r"\bLDCT\b",

@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from tools.classify._decide import explore, need, presence_changes, reject_bool
 from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated, word_number
 from tools.registry import CategorySpelling, tool
 
@@ -55,6 +56,14 @@ LesionType = Literal[
 ]
 Contour = Literal["smooth", "irregular"]
 Menopause = Literal["premenopausal", "postmenopausal"]
+
+# Issue 11 (tools.classify.conditional): the only descriptor read as absent is the solid component of a
+# smooth-walled unilocular or bilocular cyst, in the extractor (`_smooth_states_no_solid`), because the smooth
+# wall is the stated words that imply it. Ascites, shadowing and incomplete evaluation are presence-only in
+# the tool (not given = absent, with a caveat saying what their presence would give).
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("1", "2", "3", "4", "5")
+ORDINAL = True
 
 TRIGGERS: tuple[str, ...] = (
     r"\bo-?\s?rads\b",
@@ -166,8 +175,8 @@ _THREE_CM = 30  # mm; follicle / corpus luteum "<=3 cm", simple cyst O-RADS 2 ">
 _MANAGEMENT = {
     "0": "Repeat ultrasound or MRI.",
     "1": "No further management.",
-    "2": "Almost certainly benign. Whether and when to follow up depends on lesion type, size and menopausal "
-    "status; the exact interval is not determined by this tool (see the O-RADS US v2022 management table).",
+    "2": "Almost certainly benign. The O-RADS table gives lesion-specific follow-up for this lesion type; it is "
+    "not determined by this tool (see the O-RADS US v2022 management table).",
     "3": "Refer to a gynaecologist. If not excised: ultrasound follow-up within 6 months, or evaluation by an "
     "ultrasound specialist or MRI.",
     "4": "Ultrasound specialist or MRI (O-RADS MRI score), or per gynaecologic oncologist; management by a "
@@ -188,6 +197,59 @@ _MEANING = {
     "4": "Intermediate risk of malignancy",
     "5": "High risk of malignancy",
 }
+
+
+_NO_FOLLOW_UP = "No follow-up imaging."
+# O-RADS 2 follow-up by size and menopausal status, for the rows this tool encodes (O-RADS US management
+# table, v2019 Andreotti 2020 Table 2, unchanged for these rows in v2022 per two secondary summaries;
+# project confidence: medium). Each row: (lesion type, menopausal status, upper size mm incl., management).
+_O_RADS_2_ROWS: tuple[tuple[str, str, float, str], ...] = (
+    ("simple_cyst", "premenopausal", 50, _NO_FOLLOW_UP),
+    ("simple_cyst", "premenopausal", 100, "Follow-up ultrasound in 8-12 weeks."),
+    ("simple_cyst", "postmenopausal", 30, _NO_FOLLOW_UP),
+    (
+        "simple_cyst",
+        "postmenopausal",
+        100,
+        "Follow-up ultrasound at 1 year to show stability or decrease in size.",
+    ),
+    ("unilocular_cyst", "premenopausal", 30, _NO_FOLLOW_UP),
+    (
+        "unilocular_cyst",
+        "premenopausal",
+        100,
+        "Follow-up ultrasound in 8-12 weeks; if it persists or enlarges, ultrasound specialist or MRI.",
+    ),
+)
+
+
+def o_rads_2_management(values: dict[str, Any]) -> str | None:
+    """The O-RADS 2 follow-up for this lesion type, size and menopausal status, when this tool encodes it.
+
+    An unstated menopausal status gives both rows ("premenopausal: ...; postmenopausal: ..."), so the
+    answer says what each value would mean instead of asking first.
+    """
+    kind, size = values.get("lesion_type"), values.get("max_diameter_mm")
+    if size is None:
+        return None
+
+    def row(status: str) -> str | None:
+        for lesion, menopause, upto_mm, management in _O_RADS_2_ROWS:
+            if lesion == kind and menopause == status and size <= upto_mm and size < _TEN_CM:
+                return management
+        return None
+
+    status = values.get("menopausal_status")
+    if status is not None:
+        return row(status)
+    both = {s: row(s) for s in ("premenopausal", "postmenopausal")}
+    if None in both.values():
+        return None
+    if len(set(both.values())) == 1:
+        return both["premenopausal"]
+    return (
+        "; ".join(f"{s.capitalize()}: {m[0].lower()}{m[1:].rstrip('.')}" for s, m in both.items() if m) + "."
+    )
 
 
 def _sized(d_mm: float, below: str, at_or_above: str, what: str) -> _Outcome:
@@ -358,15 +420,25 @@ def _decide(inp: ORadsInput) -> ClassificationResult:
         caveats.append(
             "No O-RADS category assigned: this lesion description is an open point; do not infer one."
         )
+    management = _MANAGEMENT.get(category or "")
     if category == "2":
-        caveats.append(
-            "O-RADS 2 follow-up intervals are an open point in the project reference (not re-verified against "
-            "the v2022 table): none are stated here."
-        )
+        follow_up = o_rads_2_management({**values, **assumed})
+        if follow_up is not None:
+            management = f"Almost certainly benign. {follow_up}"
+            caveats.append(
+                "O-RADS 2 follow-up from the O-RADS US management table by lesion type, size and menopausal "
+                "status (project confidence: medium, from the v2019 table and two summaries of v2022; confirm "
+                "against the v2022 table)."
+            )
+        else:
+            caveats.append(
+                "O-RADS 2 follow-up for this lesion type is an open point in the project reference (not "
+                "re-verified against the v2022 table): no interval is stated here."
+            )
     return ClassificationResult(
         **base,
         category=category,
-        management=_MANAGEMENT.get(category or ""),
+        management=management,
         risk=_RISK.get(category or ""),
         rationale=rationale,
         caveats=caveats,
@@ -439,6 +511,17 @@ _BOUND = re.compile(
 _PART_AFTER = re.compile(r"^\s*(?:\w+\s+){0,2}(?:solid|papillary|nodule|projection|component)", _I)
 
 
+_NEGATED_PART = re.compile(
+    r"^\s*(?:\w+\s+){0,2}?(?:without|no|with\s+no|free\s+of)\s+(?:\w+\s+)?(?:solid|papillary)", _I
+)
+
+
+def _is_part_size(text: str, end: int) -> bool:
+    """A size followed by its solid component ("4 mm solid nodule"), not by a denial ("6 cm without solid")."""
+    after = text[end : end + 40]
+    return bool(_PART_AFTER.match(after)) and not _NEGATED_PART.match(after)
+
+
 def _read_type(r: Reading) -> None:
     found = {kind: ms for kind, ps in _TYPES.items() if (ms := r.matches(ps))}
     if {"simple_cyst", "unilocular_cyst"} <= set(found):
@@ -471,6 +554,26 @@ def _read_walls(r: Reading) -> None:
     bare_key = "outer_contour" if kind == "solid" else "inner_wall" if kind in _CYSTS else None
     if bare_key is not None and bare_key not in r.inputs and bare_key not in r.unsettled:
         r.settle(bare_key, [(v, m) for v, ps in _BARE.items() for m in r.matches(ps)])
+    _smooth_states_no_solid(r, kind)
+
+
+def _smooth_states_no_solid(r: Reading, kind: Any) -> None:
+    """A smooth-walled unilocular or bilocular cyst states that it has no solid component.
+
+    O-RADS US v2022 lexicon: a solid component is an element protruding >= 3 mm into the lumen, so a cyst
+    described with a smooth inner wall and no solid element is the "smooth, without solid component" row;
+    the radiologist would name a component if there were one. Not applied when anything solid is mentioned.
+    """
+    if kind not in ("unilocular_cyst", "bilocular_cyst") or "solid_component" in r.inputs:
+        return
+    if "solid_component" in r.unsettled or r.inputs.get("inner_wall") != "smooth":
+        return
+    if r.matches((r"\bsolid\b", r"\bpapillary\b", r"\bnodul\w*", r"\bprojection"), negated=None):
+        return
+    r.inputs["solid_component"] = False
+    r.evidence["solid_component"] = (
+        f"{r.evidence.get('inner_wall', 'smooth')} (a smooth-walled cyst states no solid component)"
+    )
 
 
 def _read_flow(r: Reading) -> None:
@@ -506,7 +609,7 @@ def _read_size(r: Reading) -> None:
     if _RANGE.search(r.text):
         r.unsettled.add("max_diameter_mm")
         return
-    sizes = [s for s in find_measurements(r.text) if not _PART_AFTER.match(r.text[s.end : s.end + 40])]
+    sizes = [s for s in find_measurements(r.text) if not _is_part_size(r.text, s.end)]
     if any(_BOUND.search(r.text[max(0, s.start - 14) : s.start]) for s in sizes):
         r.unsettled.add("max_diameter_mm")
     elif len({s.longest_mm for s in sizes}) > 1:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from tools.classify._decide import reject_bool
 from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated
 from tools.registry import CategorySpelling, tool
 
@@ -35,6 +36,16 @@ CITATION = (
 
 Zone = Literal["peripheral", "transition"]
 Dce = Literal["positive", "negative", "not_performed"]
+
+# Issue 11 (tools.classify.conditional): nothing unstated is read as absent. An unstated DCE is never taken
+# as negative: in the peripheral zone DWI 3 with positive DCE is PI-RADS 4, so assuming "negative" could lower
+# the category; the answer gives both branches and asks.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("1", "2", "3", "4", "5")
+ORDINAL = True
+BRANCH_VALUES = {
+    "dce": (("negative", "negative"), ("positive", "positive"), ("not_performed", "not performed"))
+}
 
 TRIGGERS: tuple[str, ...] = (
     r"\bpi-?\s?rads\b",

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.classify._extract import add_path_needs, put, read_yes_no
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_phase_hu
 from tools.registry import tool
 
@@ -50,6 +51,10 @@ HYPERDENSE_MIN_HU = 70.0  # homogeneous >= 70 HU at unenhanced CT: hyperdense cy
 ENHANCING_MIN_HU = 20.0  # increase >= 20 HU: enhancement
 NO_ENHANCEMENT_MAX_HU = 10.0  # increase <= 10 HU: no enhancement (between: equivocal)
 _CONSISTENCY_HU = 1.0  # a reported enhancement may differ from enhanced - unenhanced by rounding only
+
+# Issue 11 (tools.classify.conditional): nothing unstated is read as absent here; homogeneity and attenuation
+# are asked for or branched (a heterogeneous mass leaves the unenhanced-attenuation rules).
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
 
 TRIGGERS: tuple[str, ...] = (
     r"\brenal\b",
@@ -133,7 +138,13 @@ _ENHANCEMENT = (
     ),
 )
 _ALTERNATIVE = re.compile(r"\s*(?:or|to|-|–|/)\s*(?:by\s+)?[-−]?\d", re.IGNORECASE)  # "by 15 or 25 HU"
-_FAT = (r"\b(?:macroscopic|gross|bulk)\s+fat\b", r"\bfat[- ]containing\b", r"\bcontains?\s+fat\b")
+_FAT = (
+    r"\b(?:macroscopic|gross|bulk)\s+fat\b",
+    r"\bfat[- ]containing\b",
+    r"\bcontains?\s+fat\b",
+    # a diagnosed angiomyolipoma ("AML") states visible fat, unless called lipid-poor / fat-poor
+    r"(?<!lipid-poor )(?<!fat-poor )(?<!lipid poor )(?<!fat poor )\b(?:AMLs?|angiomyolipomas?)\b",
+)
 _CYSTIC = (r"\bcystic\b",)
 _SOLID = (r"\bsolid\b",)
 _HOMOGENEOUS = (r"\bhomogeneous(?:ly)?\b",)

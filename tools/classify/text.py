@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tools.classify.negation import pre_negated
+
 _UNIT_MM = {
     "mm": 1.0,
     "millimeter": 1.0,
@@ -30,11 +32,6 @@ _MEASUREMENT = re.compile(
     rf"{_NUM}\s*(?:{_UNIT})?(?:{_SEP}(\d+(?:\.\d+)?|\.\d+)\s*(?:{_UNIT})?)?(?:{_SEP}(\d+(?:\.\d+)?|\.\d+)\s*(?:{_UNIT})?)?",
     re.IGNORECASE,
 )
-_NEGATORS = re.compile(
-    r"\b(no|not|without|absent|absence of|negative for|free of|denies|denied|never|non|none|nor|lack of|lacks)\b",
-    re.IGNORECASE,
-)
-_CLAUSE_BREAK = re.compile(r"[.;:!?\n]|\bbut\b|\bhowever\b|\bwith\b|\band\b|,", re.IGNORECASE)
 # Clause breaks for evidence and CT phases: "and", "with", ... and punctuation, but not a decimal point.
 _SEGMENT_BREAK = re.compile(r"\.(?!\d)|[;,\n]|\band\b|\bbut\b|\bwhile\b|\bwhereas\b|\bwith\b", re.IGNORECASE)
 _SENTENCE_BREAK = re.compile(r"\.(?!\d)|[;\n]")  # a decimal point is not a full stop
@@ -95,10 +92,12 @@ def find_measurements(text: str) -> list[Measurement]:
 
 
 def is_negated(text: str, start: int, window: int = 40) -> bool:
-    """Tell whether a negation word governs the phrase starting at `start` (same clause, close before)."""
-    before = text[max(0, start - window) : start]
-    clause = _CLAUSE_BREAK.split(before)[-1]
-    return bool(_NEGATORS.search(clause))
+    """Tell whether a negation trigger governs the phrase starting at `start` (same clause, close before).
+
+    NegEx/ConText style (`tools.classify.negation`): pseudo-negations ("no change in washout", "cannot
+    exclude", "not only") are not negations, and a terminator ("but", "however", a comma) ends the scope.
+    """
+    return pre_negated(text, start, window)
 
 
 def find_term(text: str, patterns: Iterable[str], *, allow_negated: bool = False) -> re.Match[str] | None:

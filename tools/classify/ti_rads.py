@@ -27,6 +27,7 @@ from tools.classify._chest_text import read_sizes
 from tools.classify._decide import Problems, refuse
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_negated_term, find_term
 from tools.registry import CategorySpelling, tool
 
@@ -37,6 +38,12 @@ CITATION = (
     "Committee. J Am Coll Radiol 2017;14(5):587-595, Figure 1 (chart); risk figures: Middleton 2017 data as "
     "reported by the committee"
 )
+# Issue 11 (tools.classify.conditional): nothing unstated is read as absent. Every feature adds points, so an
+# unstated one (echogenic foci, margin) is never taken as the zero-point value: it is asked for or branched.
+READ_AS_ABSENT: tuple[ReadAsAbsent, ...] = ()
+SEVERITY = ("TR1", "TR2", "TR3", "TR4", "TR5")
+ORDINAL = True
+
 TRIGGERS: tuple[str, ...] = (
     r"\bti-?rads\b",
     r"\bthyroid\b",

@@ -1,0 +1,217 @@
+"""Negation in radiology text, NegEx/ConText style: trigger terms, pseudo-triggers and scope terminators.
+
+A mention is negated when a pre-negation trigger ("no", "without", "negative for") stands before it in
+the same scope, or a post-negation trigger ("is not seen", "has resolved") follows it. Pseudo-triggers
+contain a negation word but negate nothing ("no change in washout", "not only ... but", "cannot exclude")
+and are masked before triggers are looked for. A scope ends at a terminator ("but", "however", "except")
+or at the end of the clause.
+
+Trigger lists are ported, in radiology-relevant subsets, from:
+* NegEx: Chapman WW, Bridewell W, Hanbury P, Cooper GF, Buchanan BG. A simple algorithm for identifying
+  negated findings and diseases in discharge summaries. J Biomed Inform 2001;34(5):301-310, and the trigger
+  file distributed with NegEx (negex_triggers.txt: [PSEU] pseudo, [PREN] pre-negation, [POST]
+  post-negation, [CONJ] termination);
+* ConText: Harkema H, Dowling JN, Thornblade T, Chapman WW. ConText: an algorithm for determining negation,
+  experiencer, and temporal status from clinical reports. J Biomed Inform 2009;42(5):839-851 (possibility
+  terms such as "cannot exclude" are not negations; termination terms).
+Additions for radiology wording are marked "radiology" below. spaCy is not used: plain regular expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# [PSEU] NegEx pseudo-negations, plus ConText "possible existence" phrases that contain a negation word.
+PSEUDO: tuple[str, ...] = (
+    "no increase",
+    "no suspicious change",
+    "no significant change",
+    "no change",
+    "no interval change",
+    "no definite change",
+    "no significant interval change",
+    "not extend",
+    "not cause",
+    "not drain",
+    "not certain if",
+    "not certain whether",
+    "not necessarily",
+    "not only",
+    "without difficulty",
+    # ConText: uncertainty, not negation
+    "cannot exclude",
+    "cannot be excluded",
+    "can not be excluded",
+    "cannot rule out",
+    "cannot be ruled out",
+    "not excluded",
+    "not ruled out",
+    "not been ruled out",
+    "did not rule out",
+    # radiology: comparisons and unchanged findings
+    "without interval change",
+    "without significant change",
+    "without change",
+    "no interval growth",
+    "no significant growth",
+    "not significantly changed",
+    "no longer than",
+    "no more than",
+    "not more than",
+    "not less than",
+    "no less than",
+)
+
+# [PREN] NegEx pre-negations (subset that occurs in imaging reports), plus radiology additions.
+PRE_NEGATION: tuple[str, ...] = (
+    "absence of",
+    "absent",
+    "fails to reveal",
+    "free of",
+    "negative for",
+    "no",
+    "no evidence",
+    "no evidence of",
+    "no new",
+    "no other",
+    "no sign of",
+    "no signs of",
+    "no significant",
+    "no suggestion of",
+    "no suspicious",
+    "no abnormal",
+    "not",
+    "not appear",
+    "not demonstrate",
+    "not reveal",
+    "not see",
+    "rather than",
+    "resolution of",  # radiology ("resolved" is a NegEx [PREN]; reports write "resolution of")
+    "unremarkable for",
+    "with no",
+    "without",
+    "without evidence of",
+    "without any evidence of",
+    "without sign of",
+    "nor",
+    "non",  # radassist's earlier list: "non-smoker"; extractors rewrite "non-enhancing" before matching
+    "none",
+    "never",
+    "denies",
+    "denied",
+    "lack of",
+    "lacks",
+    "ruled out",
+    "rules out",
+)
+
+# [POST] NegEx post-negations, plus radiology wording for absent or resolved findings.
+POST_NEGATION: tuple[str, ...] = (
+    "unlikely",
+    "was ruled out",
+    "is ruled out",
+    "are ruled out",
+    "has been ruled out",
+    "have been ruled out",
+    "not seen",
+    "not identified",
+    "not visualized",
+    "not visualised",
+    "not present",
+    "not appreciated",
+    "no longer seen",
+    "no longer visible",
+    "no longer identified",
+    "no longer visualized",
+    "no longer present",
+    "is absent",
+    "are absent",
+    "has resolved",
+    "have resolved",
+    "resolved",
+)
+
+# [CONJ] NegEx termination terms (subset), plus ConText terminators.
+TERMINATION: tuple[str, ...] = (
+    "but",
+    "however",
+    "nevertheless",
+    "yet",
+    "though",
+    "although",
+    "still",
+    "aside from",
+    "except",
+    "apart from",
+    "secondary to",
+    "which",
+    "whereas",
+    "while",
+)
+
+_CLAUSE_END = re.compile(r"\.(?!\d)|[;:!?\n]")
+
+
+def _alternation(terms: tuple[str, ...]) -> str:
+    longest_first = sorted(terms, key=len, reverse=True)
+    return "|".join(r"\s+".join(map(re.escape, t.split())) for t in longest_first)
+
+
+_PSEUDO = re.compile(rf"\b(?:{_alternation(PSEUDO)})\b", re.IGNORECASE)
+_PRE = re.compile(rf"\b(?:{_alternation(PRE_NEGATION)})\b", re.IGNORECASE)
+_POST = re.compile(rf"\b(?:{_alternation(POST_NEGATION)})\b", re.IGNORECASE)
+_TERMINATION = re.compile(rf"\b(?:{_alternation(TERMINATION)})\b|,|\bwith\b|\band\b", re.IGNORECASE)
+# A post-negation reaches back over the mention's own clause, but not past a clause break.
+_POST_SCOPE_BREAK = re.compile(rf"\b(?:{_alternation(TERMINATION)})\b|,", re.IGNORECASE)
+
+
+def _masked(text: str) -> str:
+    """The text with pseudo-triggers blanked out (same length, so offsets stay valid)."""
+    return _PSEUDO.sub(lambda m: " " * len(m.group(0)), text)
+
+
+@lru_cache(maxsize=4096)
+def _masked_cached(text: str) -> str:
+    return _masked(text)
+
+
+def pre_negated(text: str, start: int, window: int = 40) -> bool:
+    """A pre-negation trigger in the scope before `start` (same clause, not past a terminator)."""
+    lo = max(0, start - window)
+    before = _masked_cached(text)[lo:start] if len(text) < 20000 else _masked(text[lo:start])
+    breaks = list(_CLAUSE_END.finditer(before)) + list(_TERMINATION.finditer(before))
+    cut = max((m.end() for m in breaks), default=0)
+    return bool(_PRE.search(before, cut))
+
+
+def post_negated(text: str, end: int, window: int = 40) -> bool:
+    """A post-negation trigger right after the mention, in the same clause ("cyst has resolved")."""
+    after = text[end : end + window]
+    stop = _CLAUSE_END.search(after)
+    scope = after[: stop.start()] if stop else after
+    m = _POST.search(scope)
+    return m is not None and not _POST_SCOPE_BREAK.search(scope, 0, m.start())
+
+
+def is_negated_span(text: str, start: int, end: int) -> bool:
+    """Whether the mention text[start:end] is negated before or after it."""
+    return pre_negated(text, start) or post_negated(text, end)
+
+
+def negation_trigger(text: str, start: int, end: int) -> str | None:
+    """The trigger words that negate text[start:end], for explaining why a finding was not classified."""
+    lo = max(0, start - 40)
+    before = _masked(text[lo:start])
+    breaks = list(_CLAUSE_END.finditer(before)) + list(_TERMINATION.finditer(before))
+    cut = max((m.end() for m in breaks), default=0)
+    pre = list(_PRE.finditer(before, cut))
+    if pre:
+        return pre[-1].group(0)
+    after = text[end : end + 40]
+    stop = _CLAUSE_END.search(after)
+    scope = after[: stop.start()] if stop else after
+    m = _POST.search(scope)
+    if m and not _POST_SCOPE_BREAK.search(scope, 0, m.start()):
+        return m.group(0)
+    return None
