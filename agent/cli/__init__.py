@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _PipeAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _PipeAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic only in typeshed
     """Logs to stderr; once the reader has gone (`radassist -v ask ... | head`), goes quiet.
 
     Python ignores SIGPIPE, so every later write would fail again (and a tqdm bar once deadlocked

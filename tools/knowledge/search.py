@@ -82,7 +82,7 @@ class GuidelineHit(BaseModel):
     keyword_rank: int | None = Field(default=None, description="rank among full-text matches (1 = best)")
     keyword_score: float | None = Field(default=None, description="ts_rank of the full-text match")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorated properties; pydantic documents this
     @property
     def citation(self) -> str:
         """A one-line human citation: society (year), title, section, page, url."""
