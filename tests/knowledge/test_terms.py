@@ -47,6 +47,7 @@ def test_unknown_and_unfamiliar_shares() -> None:
     assert terms({}).unknown_share == 1.0, "a question with no words at all is entirely unknown"
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     "lexeme", ["it's", "back\\slash", "a:b", "x&y", "!not", "(paren)", "'quoted'", "lr-5"]
 )

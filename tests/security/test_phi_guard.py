@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.errors import RadassistError
 from agent.gateway import Gateway, PhiWithheld, load_models_config, record_egress
 from agent.gateway.phi import PATTERNS, redact, scan
 from agent.settings import REPO_ROOT
+from common.errors import RadassistError
 from tests.security.phi_prompts import clinical_questions, phi_prompts
 from tests.security.stub_model import StubModel, models_yaml
 
