@@ -51,8 +51,8 @@ import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
-REAL_CHAT_MARKERS = {"gguf"}
-REAL_EMBEDDING_MARKERS = {"gguf", "postgres", "minilm"}
+REAL_CHAT_MARKERS = {"gguf", "model_server"}
+REAL_EMBEDDING_MARKERS = {"gguf", "postgres", "minilm", "model_server"}
 
 
 @pytest.fixture(autouse=True)

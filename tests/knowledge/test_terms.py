@@ -60,6 +60,7 @@ def test_quoted_lexemes_reach_postgres_intact(pg_url: str, lexeme: str) -> None:
     assert row == ([lexeme], True)
 
 
+@pytest.mark.postgres
 def test_heading_only_tsquery_matches_heading_words_only(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         row: Any = conn.execute(
@@ -75,6 +76,7 @@ def test_heading_only_tsquery_matches_heading_words_only(pg_url: str) -> None:
     assert row == (True, True, False)
 
 
+@pytest.mark.postgres
 def test_query_terms_come_from_postgres_with_their_words(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         row: Any = conn.execute(QUERY_TERMS, ("Which ICD-10 codes for the patients?",)).fetchone()
