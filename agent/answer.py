@@ -1,32 +1,20 @@
-"""The answer the user reads: tool results first, verified text, questions, sources.
+"""The answer the user reads: tool results first, checked commentary, questions, the sources it cites.
 
-The grounded answer is assembled from tool results and cited passages only; it is what a weak model
-still delivers when its own draft does not survive verification. (What models are asked is in
-`agent/prompts.py`.)
+Passages are evidence by rank (1 = most relevant; the search already dropped those below its relevance
+floor) and are written [rank] in prompts, drafts and the verification trace. The answer quotes them at
+sentence boundaries; `cited_sources` then lists only the passages the answer cites, numbered in the order
+a reader meets them, and rewrites every [rank] to that number. `verdict_of` says what verification did,
+in one of four words (VERDICT_WORDS). (What models are asked is in `agent/prompts.py`.)
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from tools.classify.base import ClassificationResult
 from tools.knowledge.search import section_below_title
-
-MIN_SIMILARITY = 0.35  # a passage below this cosine similarity is not evidence for the question
-MIN_SIMILARITY_WITH_KEYWORDS = 0.25
-
-
-def relevant(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep the passages close enough to the question to count as evidence."""
-    keep = []
-    for h in hits:
-        similarity = h.get("semantic_similarity") or 0.0
-        if similarity >= MIN_SIMILARITY or (
-            h.get("keyword_rank") is not None and similarity >= MIN_SIMILARITY_WITH_KEYWORDS
-        ):
-            keep.append(h)
-    return keep
 
 
 def section_of(hit: dict[str, Any]) -> str:
@@ -71,37 +59,128 @@ def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> s
     return "\n".join(lines)
 
 
-def _first_sentences(text: str, n: int = 2, limit: int = 400) -> str:
-    body = re.sub(r"^#+\s.*$", "", text, flags=re.M)
-    body = re.sub(r"\s+", " ", body).strip()
-    sentences = re.split(r"(?<=[.!?])\s+", body)
-    out = " ".join(sentences[:n])
-    return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
+# --- passages: what the answer quotes --------------------------------------------------------------------
+
+QUOTED_PASSAGES = 2  # the grounded answer quotes the best passages of this many sections
+_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d+[.)])\s+")
+_CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def section_key(hit: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Passages of one section (overlapping chunks of it) are one source: it opens to the whole section."""
+    return str(hit.get("source") or ""), tuple(hit.get("heading_path") or ())
+
+
+def quote_of(hit: dict[str, Any]) -> str:
+    """The passage at sentence boundaries: the search's quote (its most relevant sentences when long).
+
+    Hits stored before quotes existed have none: they are short chunks, quoted whole.
+    """
+    return str(hit.get("quote") or hit["text"]).strip()
+
+
+def _bullet(quote: str, citation: str) -> str:
+    """A quote as one Markdown list item; a list inside it stays a (nested) list, other lines join."""
+    lines: list[str] = []
+    for raw in quote.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if item := _LIST_ITEM.match(line):
+            lines.append("  - " + line[item.end() :])
+        elif lines and not lines[-1].startswith("  - "):
+            lines[-1] += " " + line
+        else:
+            lines.append(line if not lines else "  " + line)
+    if not lines:
+        return ""
+    first = lines[0]
+    lines[0] = "- " + (first[4:] if first.startswith("  - ") else first)
+    lines[-1] += f" {citation}"
+    return "\n".join(lines)
+
+
+def quoted_passages(passages: list[dict[str, Any]]) -> str:
+    """The best passage of each of the first sections found, quoted whole-sentence, cited by its rank [n]."""
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    items = []
+    for rank, hit in enumerate(passages, 1):
+        if section_key(hit) in seen:
+            continue
+        seen.add(section_key(hit))
+        if item := _bullet(quote_of(hit), f"[{rank}]"):
+            items.append(item)
+        if len(items) == QUOTED_PASSAGES:
+            break
+    return "From the guideline library:\n" + "\n".join(items) if items else ""
 
 
 def grounded_answer(tool_results: list[ClassificationResult], passages: list[dict[str, Any]]) -> str:
-    """Assemble an answer from tool results and cited passages only."""
+    """An answer from tool results and quoted passages only (passages cited by their rank)."""
     parts = [tool_summary(r) for r in tool_results]
     if passages:
-        quoted = [f"- {_first_sentences(h['text'])} [{i}]" for i, h in enumerate(passages[:2], 1)]
-        parts.append("From the guideline library:\n" + "\n".join(quoted))
-    return "\n\n".join(parts)
+        parts.append(quoted_passages(passages))
+    return "\n\n".join(p for p in parts if p)
 
 
-def cannot_answer(questions: list[str], systems: list[str]) -> str:
-    """What to say when no tool or passage supports an answer: say so, and what would be needed.
+# --- citations: only what the answer cites, numbered as first cited ------------------------------------------
 
-    `systems` are the classification systems' titles (`agent.capabilities.classification_systems`).
+
+@dataclass(frozen=True)
+class Cited:
+    """The answer's texts with citations renumbered, and the sources they cite in that order."""
+
+    texts: list[str]
+    numbers: dict[int, int]
+    """Passage rank (its [n] in prompts, drafts and the verification trace) -> source number in the answer."""
+    citations: list[dict[str, Any]]
+
+
+def cited_sources(texts: list[str], passages: list[dict[str, Any]]) -> Cited:
+    """Number the passages the texts cite in the order a reader meets them, and rewrite every [n].
+
+    Markers refer to passages by rank (1 = best). A passage nobody cites is not a source. Two passages of
+    one section are one source (the reader opens the whole section). A marker naming no passage is left
+    as it is (verification removes claims that cite one).
     """
-    text = (
-        "I cannot answer this from the classification tools or the guideline library, so I will not guess. "
-    )
-    if questions:
-        return text + "To classify the finding I need:\n" + "\n".join(f"- {q}" for q in questions)
-    return text + (
-        f"I would need findings that one of the classification systems covers ({', '.join(systems)}), with "
-        "their size and features, or a topic the guideline library covers."
-    )
+    numbers: dict[int, int] = {}
+    by_section: dict[tuple[str, tuple[str, ...]], int] = {}
+    first_rank: list[int] = []
+    for text in texts:
+        for marker in _CITED.finditer(text):
+            for rank in (int(n) for n in marker.group(1).split(",")):
+                if 1 <= rank <= len(passages) and rank not in numbers:
+                    key = section_key(passages[rank - 1])
+                    if key not in by_section:
+                        by_section[key] = len(by_section) + 1
+                        first_rank.append(rank)
+                    numbers[rank] = by_section[key]
+    rewritten = [renumber(text, numbers) for text in texts]
+    citations = [citation(n, rank, passages[rank - 1]) for n, rank in enumerate(first_rank, 1)]
+    return Cited(rewritten, numbers, citations)
+
+
+def renumber(text: str, numbers: dict[int, int]) -> str:
+    """Rewrite each [n] (and [n, m]) with the source numbers; ranks without a number stay as written."""
+
+    def rewrite(marker: re.Match[str]) -> str:
+        ranks = [int(n) for n in marker.group(1).split(",")]
+        if not all(rank in numbers for rank in ranks):
+            return marker.group(0)
+        return "[" + ", ".join(str(n) for n in dict.fromkeys(numbers[r] for r in ranks)) + "]"
+
+    return _CITED.sub(rewrite, text)
+
+
+def citation(n: int, rank: int, hit: dict[str, Any]) -> dict[str, Any]:
+    """Source n as `ask --json` and the chat UI show it: the document, section and page, the quote, the
+    passage and its whole section (the text a reader opens)."""
+    return {
+        "n": n, "rank": rank, "chunk_id": hit["chunk_id"], "source": hit["source"], "title": hit["title"],
+        "society": hit.get("society"), "year": hit.get("year"), "version": hit.get("version"),
+        "section": section_of(hit), "page": hit.get("page"), "url": hit.get("url"), "citation": cite(hit),
+        "quote": quote_of(hit), "text": hit["text"], "section_text": hit.get("section_text") or hit["text"],
+    }  # fmt: skip
 
 
 def source_name(n: int) -> str:
@@ -109,9 +188,113 @@ def source_name(n: int) -> str:
     return f"Source {n}"
 
 
-def sources_block(passages: list[dict[str, Any]]) -> str:
-    if not passages:
+def sources_block(citations: list[dict[str, Any]]) -> str:
+    if not citations:
         return ""
     return "**Sources**\n" + "\n".join(
-        f"- {source_name(i)} [{i}]: {cite(h)}" for i, h in enumerate(passages, 1)
+        f"- {source_name(c['n'])} [{c['n']}]: {c['citation']}" for c in citations
+    )
+
+
+# --- the model's commentary and the verdict ----------------------------------------------------------------
+
+Verdict = Literal["verified", "grounded", "partial", "cannot_answer"]
+
+VERDICT_LABELS: dict[str, str] = {
+    "verified": "Verified",
+    "grounded": "From the tools and guidelines only",
+    "partial": "Partly verified",
+    "cannot_answer": "Cannot answer from the guideline library",
+}
+"""Each verdict's label, in words a clinician understands (the UI and the CLI show it with VERDICT_WORDS)."""
+
+VERDICT_WORDS: dict[str, str] = {
+    "verified": "the model's commentary was kept, and each of its statements was checked against the "
+    "classification tools and guideline passages",
+    "grounded": "answer built from the classification tools and guideline passages only; the model's "
+    "commentary was not used",
+    "partial": "some of the model's statements were checked and kept; others were removed or are marked "
+    "as not verified",
+    "cannot_answer": "nothing in the classification tools or the guideline library answers this question",
+}
+"""What each verdict means, in words a clinician reads under the answer."""
+
+
+def verdict_text(verdict: str) -> str:
+    """The verdict as a clinician reads it: its label and what it means."""
+    return f"{VERDICT_LABELS[verdict]}: {VERDICT_WORDS[verdict]}"
+
+
+@dataclass(frozen=True)
+class Commentary:
+    """The model's surviving claims, joined, citing passages by rank; and what verification did."""
+
+    text: str
+    kept: int
+    removed: int
+    flagged: int
+
+
+def claim_with_citation(claim: dict[str, Any]) -> str:
+    """A kept claim citing the passage verification found supporting it, when it cited none itself."""
+    text = str(claim["text"]).rstrip()
+    if claim.get("passage") is None or _CITED.search(text):
+        return text
+    marker = f"[{claim['passage'] + 1}]"
+    if text.endswith((".", "!", "?")):
+        return f"{text[:-1]} {marker}{text[-1]}"
+    return f"{text} {marker}"
+
+
+def claim_as_shown(claim: dict[str, Any]) -> str:
+    """A kept claim as the answer shows it: cited, and marked when the entailment check did not confirm it."""
+    text = claim_with_citation(claim)
+    return f"{text} ⚠ (not verified)" if claim["status"] == "flagged" else text
+
+
+def kept_commentary(per_expert: dict[str, dict[str, Any]]) -> Commentary:
+    """Join every expert's surviving claims of the last verification round, dropping near-duplicates."""
+    seen: list[set[str]] = []
+    shown: list[str] = []
+    kept = removed = flagged = 0
+    for verification in per_expert.values():
+        for claim in verification["claims"]:
+            if claim["status"] in ("unsupported", "contradicted"):
+                removed += 1
+                continue
+            kept += 1
+            flagged += claim["status"] == "flagged"
+            words = set(re.findall(r"[\w.-]+\w|\w", _CITED.sub("", claim["text"]).lower()))
+            if any(len(words & s) / max(1, len(words | s)) >= 0.8 for s in seen):
+                continue
+            seen.append(words)
+            shown.append(claim_as_shown(claim))
+    return Commentary(" ".join(shown), kept, removed, flagged)
+
+
+def verdict_of(*, answered: bool, commentary_used: bool, removed: int, flagged: int) -> Verdict:
+    """The verdict of an answer (VERDICT_WORDS): nothing relevant; tools and passages only; the model's
+    commentary kept whole and checked; or kept in part (some claims removed, or not confirmed)."""
+    if not answered:
+        return "cannot_answer"
+    if not commentary_used:
+        return "grounded"
+    return "partial" if removed or flagged else "verified"
+
+
+def cannot_answer(questions: list[str], systems: list[str]) -> str:
+    """What to say when no tool or passage supports an answer: say so, and what would be needed.
+
+    `systems` are the classification systems' titles (`agent.capabilities.classification_systems`).
+    """
+    if questions:
+        return "I cannot classify this yet and will not guess. To classify the finding I need:\n" + "\n".join(
+            f"- {q}" for q in questions
+        )
+    return (
+        "I cannot answer this from the guideline library: none of its passages is relevant enough to this "
+        "question, and no classification tool applies, so I will not guess. To answer it I would need:\n"
+        f"- findings that one of the classification systems covers ({', '.join(systems)}), with their size "
+        "and features; or\n"
+        "- a guideline on this topic in the library (an administrator adds one with `radassist ingest`)."
     )

@@ -47,6 +47,7 @@ class TurnResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
+            "verdict": self.verification["verdict"],
             "experts": self.experts,
             "tool_calls": [
                 {"tool": c["tool"], "status": c["status"], "input": c["input"], "output": c["output"]}

@@ -22,7 +22,19 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agent import prompts
-from agent.answer import cannot_answer, cite, grounded_answer, relevant, section_of, sources_block
+from agent.answer import (
+    Cited,
+    Commentary,
+    cannot_answer,
+    cited_sources,
+    claim_with_citation,
+    grounded_answer,
+    kept_commentary,
+    quoted_passages,
+    renumber,
+    sources_block,
+    verdict_of,
+)
 from agent.capabilities import classification_systems
 from agent.context import AgentContext
 from agent.findings import missing_questions, read_findings
@@ -35,6 +47,7 @@ from tools.classify.base import Extraction
 from tools.classify.findings import classify_inputs, fill_gaps
 from tools.classify.report import merge_inputs
 from tools.guideline_search import GuidelineSearchOutput
+from tools.knowledge.sections import section_texts
 from tools.registry import Tool
 
 RECURSION_LIMIT = 25
@@ -130,17 +143,16 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         out = await ctx.registry.get("guideline_search").arun(search, ctx.tool_context)
         if not isinstance(out, GuidelineSearchOutput):
             raise TypeError(f"guideline_search returned {type(out).__name__}")
-        hits = [h.model_dump() for h in out.hits]
+        hits, note = [h.model_dump() for h in out.hits], out.note
         call = ToolCall(tool="guideline_search", status="ran", via="always", input=search,
                         output={"hits": hits}, kind="retrieval")  # fmt: skip
     except Exception as exc:  # retrieval down must not lose the deterministic answer
-        hits = []
+        hits, note = [], f"the guideline search failed ({type(exc).__name__})"
         call = ToolCall(tool="guideline_search", status="failed", via="always", input=search,
                         error=f"{type(exc).__name__}: {exc}", kind="retrieval")  # fmt: skip
-    passages = relevant(hits)
-    used = [p["chunk_id"] for p in passages]
+    passages = await _with_sections(ctx, hits)  # the search's relevance floor decided what is evidence
     runtime.stream_writer(
-        {"event": "step", "name": "retrieval", "data": {"query": query, "hits": hits, "used": used}}
+        {"event": "step", "name": "retrieval", "data": {"query": query, "hits": hits, "note": note}}
     )
     if any(r.category or r.not_applicable for r in results) or passages:  # known before any model runs
         runtime.stream_writer({"event": "preview", "text": grounded_answer(results, passages)})
@@ -208,7 +220,7 @@ async def revise(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
 
 
 async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
-    """Assemble the answer: tool results first, verified commentary, questions, what was carried, sources."""
+    """Assemble the answer: tool results first, checked commentary, questions, what was carried, sources."""
     start = time.perf_counter()
     results, passages = state.get("results", []), state.get("passages", [])
     classification = state.get("classification")
@@ -216,21 +228,19 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
                  *(c.question for c in state.get("tool_calls", []) if c.question)]  # fmt: skip
     rounds = state.get("rounds", [])
     per_expert = rounds[-1]["experts"] if rounds else {}
-    model_text, removed, flagged = _merge_kept(per_expert)
+    commentary = kept_commentary(per_expert)
     still_failing = any(v["needs_revision"] for v in per_expert.values())
-    fallback = bool(per_expert) and (still_failing or not model_text)
+    use_commentary = bool(commentary.text) and not still_failing
     decided = [r for r in results if r.category or r.not_applicable]
     other = _other_outputs(state)
+    answered = bool(decided or passages or other)
 
-    if not decided and not passages and not other:
-        answer, verdict = (
-            cannot_answer(questions, classification_systems(runtime.context.registry)),
-            "unverified",
-        )
+    cited = Cited([], {}, [])
+    if not answered:
+        answer = cannot_answer(questions, classification_systems(runtime.context.registry))
     else:
-        parts = [*other, grounded_answer(results, passages if fallback or not per_expert else [])]
-        if model_text and not fallback:
-            parts.append(model_text)
+        cited = _cite(commentary, use_commentary, passages)
+        parts = [*other, grounded_answer(results, []), *cited.texts]
         if questions:
             parts.append(
                 "To complete the classification, please tell me:\n" + "\n".join(f"- {q}" for q in questions)
@@ -242,33 +252,21 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         if classification and classification.carried:
             listed = ", ".join(f"{k.replace('_', ' ')} = {v}" for k, v in classification.carried.items())
             parts.append(f"Carried over from earlier in this conversation: {listed}.")
-        parts.append(sources_block(passages))
+        parts.append(sources_block(cited.citations))
         answer = "\n\n".join(p for p in parts if p)
-        verdict = "partially_verified" if (flagged and not fallback) else "verified"
-    claims = [
-        dict(c, expert=name, round=i)
-        for i, r in enumerate(rounds, 1)
-        for name, v in r["experts"].items()
-        for c in v["claims"]
-    ]
-    removed = sum(c["status"] in ("unsupported", "contradicted") for c in claims)
-    verification = {
-        "rounds": rounds, "experts": per_expert,  # the trace
-        "verdict": verdict, "claims": claims, "removed": removed, "flagged": 0 if fallback else flagged,
-        "fallback_to_grounded": fallback, "revised": len(rounds) > 1,
-    }  # fmt: skip
-    citations = [
-        {"n": i, "chunk_id": h["chunk_id"], "source": h["source"], "title": h["title"], "society": h.get("society"),
-         "year": h.get("year"), "section": section_of(h), "page": h.get("page"), "url": h.get("url"),
-         "citation": cite(h), "text": h["text"]}
-        for i, h in enumerate(passages, 1)
-    ]  # fmt: skip
+    verdict = verdict_of(
+        answered=answered,
+        commentary_used=use_commentary,
+        removed=commentary.removed,
+        flagged=commentary.flagged,
+    )
+    verification = _verification(rounds, per_expert, verdict, commentary, use_commentary, cited)
     runtime.stream_writer({"event": "step", "name": "answer", "data": {"verdict": verdict, "answer": answer}})
     return {
         "answer": answer,
         "verdict": verdict,
         "verification": verification,
-        "citations": citations,
+        "citations": cited.citations,
         "history": [{"role": "user", "content": state["message"]}, {"role": "assistant", "content": answer}],
         "last_experts": state["gate"].chosen,
         "timings_ms": {"finalize": _ms(start)},
@@ -387,23 +385,44 @@ async def _llm_gate(ctx: AgentContext, alias: str, message: str) -> str | None:
     return choice if isinstance(choice, str) and choice in names else None
 
 
-def _merge_kept(verifications: dict[str, dict[str, Any]]) -> tuple[str, int, int]:
-    """Join the surviving claims of every expert, dropping near-duplicates; count removed and flagged."""
-    seen: list[set[str]] = []
-    kept: list[str] = []
-    removed = flagged = 0
-    for v in verifications.values():
-        for c in v["claims"]:
-            if c["status"] in ("unsupported", "contradicted"):
-                removed += 1
-                continue
-            words = set(c["text"].lower().split())
-            if any(len(words & s) / max(1, len(words | s)) >= 0.8 for s in seen):
-                continue
-            seen.append(words)
-            if c["status"] == "flagged":
-                flagged += 1
-                kept.append(f"{c['text']} ⚠ (not verified)")
-            else:
-                kept.append(c["text"])
-    return " ".join(kept), removed, flagged
+def _cite(commentary: Commentary, use_commentary: bool, passages: list[dict[str, Any]]) -> Cited:
+    """The passages quoted (when the model's commentary is not used) or the commentary, citations renumbered."""
+    quoted = "" if use_commentary else quoted_passages(passages)
+    return cited_sources([quoted, commentary.text if use_commentary else ""], passages)
+
+
+def _verification(
+    rounds: list[dict[str, Any]], per_expert: dict[str, Any], verdict: str, commentary: Commentary,
+    use_commentary: bool, cited: Cited,
+) -> dict[str, Any]:  # fmt: skip
+    """The verdict, every claim of every round, and what was removed or flagged.
+
+    The claims kept in the answer read as the answer shows them: their [n] renumbered as its sources.
+    """
+    claims = []
+    for i, r in enumerate(rounds, 1):
+        for name, v in r["experts"].items():
+            for c in v["claims"]:
+                claim = dict(c, expert=name, round=i)
+                if use_commentary and i == len(rounds) and c["status"] in ("supported", "flagged"):
+                    claim["text"] = renumber(claim_with_citation(c), cited.numbers)
+                claims.append(claim)
+    return {
+        "rounds": rounds, "experts": per_expert,  # the trace
+        "verdict": verdict, "claims": claims,
+        "removed": sum(c["status"] in ("unsupported", "contradicted") for c in claims),
+        "flagged": commentary.flagged if use_commentary else 0,
+        "fallback_to_grounded": bool(per_expert) and not use_commentary, "revised": len(rounds) > 1,
+    }  # fmt: skip
+
+
+async def _with_sections(ctx: AgentContext, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each passage with the text of its whole section, which a cited source opens to (optional: without
+    the database, or if the lookup fails, a source opens to its passage)."""
+    if not hits or ctx.tool_context.pool is None:
+        return hits
+    try:
+        sections = await section_texts(ctx.tool_context.pool, [h["chunk_id"] for h in hits])
+    except Exception:
+        return hits
+    return [{**h, "section_text": sections[h["chunk_id"]]} if h["chunk_id"] in sections else h for h in hits]

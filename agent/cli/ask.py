@@ -34,6 +34,7 @@ def _say_notice(notice: str | None) -> None:
 
 
 async def _ask(args: argparse.Namespace) -> int:
+    from agent.answer import verdict_text
     from agent.assistant import open_assistant
     from agent.progress import ready
     from agent.runtime import open_runtime
@@ -51,7 +52,10 @@ async def _ask(args: argparse.Namespace) -> int:
     else:
         print(result.answer)
         experts = ", ".join(f"{e['name']} {e['weight']:.2f}" for e in result.experts[:3])
-        print(f"\n[{result.verification['verdict']}; experts: {experts}; thread {result.thread_id}]")
+        print(
+            f"\nVerification ({result.verification['verdict']}): {verdict_text(result.verification['verdict'])}"
+        )
+        print(f"[experts: {experts}; thread {result.thread_id}]")
     return 0
 
 
@@ -126,6 +130,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markdown import Markdown
 
+    from agent.answer import verdict_text
     from agent.assistant import open_assistant
     from agent.runtime import open_runtime
 
@@ -151,5 +156,7 @@ async def _chat(args: argparse.Namespace) -> int:
                 continue
             thread = result.thread_id
             console.print(Markdown(_hard_breaks(result.answer)))
-            console.print(f"[{result.verification['verdict']}; thread {thread}]", style="dim", markup=False)
+            verdict = result.verification["verdict"]
+            console.print(f"Verification ({verdict}): {verdict_text(verdict)}", style="dim", markup=False)
+            console.print(f"[thread {thread}]", style="dim", markup=False)
     return 0

@@ -6,7 +6,7 @@ from typing import Any
 
 import chainlit as cl
 
-from agent.answer import source_name
+from agent.answer import source_name, verdict_text
 
 
 def gate_markdown(data: dict[str, Any], active_model: str) -> str:
@@ -23,14 +23,14 @@ def gate_markdown(data: dict[str, Any], active_model: str) -> str:
 
 
 def retrieval_markdown(data: dict[str, Any]) -> str:
-    used = set(data.get("used", []))
+    """The passages that cleared the search's relevance floor, best first, or why there are none."""
     lines = []
-    for h in data["hits"]:
-        mark = "✓ used" if h["chunk_id"] in used else "not relevant enough"
-        similarity = h.get("semantic_similarity")
-        sim = f"{similarity:.2f}" if similarity is not None else "—"
-        lines.append(f"- **{h['title']}** › {h['heading_path'][-1]} (similarity {sim}, {mark})")
-    return "\n".join(lines) or "No passage found."
+    for rank, h in enumerate(data["hits"], 1):
+        section = " › ".join(h["heading_path"][1:] or h["heading_path"][-1:])
+        lines.append(f"- [{rank}] **{h['title']}** › {section} (relevance {h['score']:.2f})")
+    if not lines:
+        return f"No passage used: {data['note']}." if data.get("note") else "No passage found."
+    return "\n".join(lines)
 
 
 def verification_markdown(data: dict[str, Any]) -> str:
@@ -48,25 +48,25 @@ def verification_markdown(data: dict[str, Any]) -> str:
 
 
 def verification_line(v: dict[str, Any]) -> str:
-    """One line under the answer saying what verification did, in plain words."""
-    verdict = v["verdict"].replace("_", " ")
-    if v["verdict"] == "unverified":
-        return "unverified: no tool result or guideline passage supports an answer"
-    if v.get("fallback_to_grounded"):
-        return (f"{verdict}: the model's commentary could not be verified ({v.get('removed', 0)} claim(s) "
-                "removed), so the answer is the tool results and cited passages only")  # fmt: skip
-    flagged = f"; {v['flagged']} statement(s) marked not verified" if v.get("flagged") else ""
-    removed = f"; {v['removed']} unsupported claim(s) removed" if v.get("removed") else ""
-    return f"{verdict}{removed}{flagged}"
+    """One line under the answer saying what verification did, in plain words (agent.answer.VERDICT_WORDS)."""
+    counts = []
+    if v.get("removed"):
+        counts.append(f"{v['removed']} unsupported statement(s) of the model removed")
+    if v.get("flagged"):
+        counts.append(f"{v['flagged']} statement(s) marked not verified")
+    return verdict_text(v["verdict"]) + "".join(f"; {c}" for c in counts)
 
 
 def source_elements(citations: list[dict[str, Any]]) -> list[cl.Element]:
-    """One side element per cited passage; its name appears in the answer, so it becomes a link."""
-    return [
-        cl.Text(
-            name=source_name(c["n"]),
-            content=f"**{c['citation']}**\n\n{c['text']}" + (f"\n\n{c['url']}" if c.get("url") else ""),
-            display="side",
-        )
-        for c in citations
-    ]
+    """One side element per cited source; its name appears in the answer, so it becomes a link.
+
+    Its text is stored with the thread and served inline (no server fetch), so it opens the same on a
+    resumed thread, also after a restart.
+    """
+    return [cl.Text(name=source_name(c["n"]), content=source_text(c), display="side") for c in citations]
+
+
+def source_text(citation: dict[str, Any]) -> str:
+    """What a source opens to: the document, section and page, then the whole section and the link."""
+    body = citation.get("section_text") or citation["text"]
+    return f"**{citation['citation']}**\n\n{body}" + (f"\n\n{citation['url']}" if citation.get("url") else "")

@@ -26,9 +26,10 @@ async def test_nodule_question_routes_to_chest_and_computes_fleischner(
     assert call["output"]["category"] == "solid, single, 6-8 mm, high risk"
     assert "6-12 months" in call["output"]["management"] or "6–12 months" in call["output"]["management"]
     assert result.verification["verdict"] == "verified"
-    assert GOOD_DRAFT.split(" [1]")[0] in result.answer
+    assert GOOD_DRAFT in result.answer
     assert "Fleischner Society 2017: solid, single, 6-8 mm, high risk" in result.answer
-    assert result.citations and result.citations[0]["n"] == 1
+    assert [(c["n"], c["source"]) for c in result.citations] == [(1, "fleischner")]
+    assert "Source 1 [1]: Test (2017), fleischner summary, Single solid nodule" in result.answer
     assert llm.drafted_for() == ["expert-chest"]
 
 
@@ -44,6 +45,19 @@ async def test_planted_wrong_interval_is_flagged_and_removed(
     assert "3 month" in planted["reasons"][0]
     assert "PET/CT at 3 months" not in result.answer
     assert result.verification["removed"] == 1
+    assert result.verification["revised"] is True, "half the claims failed: one revision (here empty)"
+    assert result.verification["verdict"] == "grounded", "nothing of the model's commentary is shown"
+
+
+async def test_commentary_kept_in_part_is_partial(make_assistant: Callable[..., Assistant]) -> None:
+    draft = (
+        "A 6 to 8 mm solid nodule in a high-risk patient needs CT at 6-12 months [1]. "
+        "Then CT at 18-24 months [1]. A PET/CT at 3 months is needed."
+    )
+    result = await make_assistant(ScriptedLLM([draft])).ask("7 mm solid nodule, smoker, what follow-up?")
+    assert result.verification["revised"] is False
+    assert result.verification["verdict"] == "partial", result.verification
+    assert "Then CT at 18-24 months [1]." in result.answer and "PET/CT" not in result.answer
 
 
 async def test_follow_up_recomputes_with_new_size_and_same_other_inputs(
@@ -77,8 +91,9 @@ async def test_missing_size_becomes_a_question(make_assistant: Callable[..., Ass
 async def test_nothing_to_ground_on_means_no_guess(make_assistant: Callable[..., Assistant]) -> None:
     llm = ScriptedLLM(["Paris is the capital of France."])
     result = await make_assistant(llm).ask("What is the capital of France?")
-    assert result.verification["verdict"] == "unverified"
-    assert "will not guess" in result.answer
+    assert result.verification["verdict"] == "cannot_answer"
+    assert "will not guess" in result.answer and "Sources" not in result.answer
+    assert result.citations == []
     assert llm.drafted_for() == [], "no draft is generated when no tool or passage supports an answer"
 
 
@@ -92,6 +107,7 @@ async def test_model_down_still_gives_the_tool_answer(make_assistant: Callable[.
     result = await make_assistant(llm).ask("7 mm solid nodule, smoker", on_event=record)
     assert "solid, single, 6-8 mm, high risk" in result.answer
     assert any(e["event"] == "model_error" for e in events)
+    assert result.verification["verdict"] == "grounded", "no commentary: tool results and passages only"
 
 
 async def test_user_can_override_the_expert(make_assistant: Callable[..., Assistant]) -> None:
@@ -113,6 +129,38 @@ async def test_unsupported_draft_is_revised_once_then_replaced_by_grounded_answe
     assert result.verification["fallback_to_grounded"] is True
     assert "benign" not in result.answer and "surely fine" not in result.answer
     assert "CT at 6" in result.answer
+    assert result.verification["verdict"] == "grounded", "every claim of the model was removed"
+    assert [(c["n"], c["source"]) for c in result.citations] == [(1, "fleischner")]
+    quoted = "- A single solid nodule of 6 to 8 mm in a high-risk patient: CT at 6-12 months"
+    assert quoted in result.answer and "18-24 months. [1]" in result.answer, result.answer
+
+
+async def test_a_demo_model_drafts_nothing_and_the_answer_is_grounded(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    llm = ScriptedLLM(["CT at 6-12 months [1]."])
+    result = await make_assistant(llm, demo_aliases=frozenset({"expert-chest"})).ask(
+        "7 mm solid nodule, smoker"
+    )
+    assert llm.drafted_for() == []
+    assert result.verification["verdict"] == "grounded"
+    assert result.verification["claims"] == []
+
+
+async def test_sources_are_only_the_passages_the_commentary_cites(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """Retrieval found two passages; the model cites the second (its [2]), so it is the answer's Source 1."""
+    draft = "MRI safety zone IV is the magnet room [2]. A high-risk patient: CT at 6-12 months [1]."
+    result = await make_assistant(ScriptedLLM([draft])).ask("What do the fleischner and mri summaries say?")
+    assert result.verification["verdict"] == "verified", result.verification
+    assert [c["source"] for c in result.citations] == ["mri", "fleischner"]
+    assert (
+        "MRI safety zone IV is the magnet room [1]. A high-risk patient: CT at 6-12 months [2]."
+        in result.answer
+    )
+    kept = [c["text"] for c in result.verification["claims"] if c["status"] == "supported"]
+    assert "MRI safety zone IV is the magnet room [1]." in kept, "the trace reads as the answer shows it"
 
 
 async def test_events_stream_tokens_and_steps(make_assistant: Callable[..., Assistant]) -> None:
