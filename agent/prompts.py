@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.answer import section_of, tool_summary
+from agent.answer import quote_of, section_of, tool_summary
 from tools.classify.base import ClassificationResult
+from tools.knowledge.sentences import split_units
 from tools.registry import Tool
 
 Messages = list[dict[str, Any]]
 
-PASSAGE_CHARS = 450  # per passage in prompts: a guideline paragraph; prompt evaluation dominates CPU overhead
+PASSAGE_CHARS = 450  # per passage in prompts, in whole sentences: prompt evaluation dominates CPU overhead
 PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
 
 
@@ -32,7 +33,7 @@ def expert_messages(
         or "No classification tool applied."
     )
     shown = enumerate(passages[:PROMPT_PASSAGES], 1)
-    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{h['text'][:PASSAGE_CHARS]}" for i, h in shown)
+    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{prompt_quote(h)}" for i, h in shown)
     numbered = numbered or "No guideline passage was found."
     # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
     # result already carries the recomputed finding, and small models copy stale figures from them.
@@ -53,6 +54,21 @@ def expert_messages(
     ]
     content = "\n\n".join(parts)
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
+
+
+def prompt_quote(hit: dict[str, Any], limit: int = PASSAGE_CHARS) -> str:
+    """The passage as a model reads it: the opening whole sentences of its quote (which opens on the most
+    relevant one) within `limit`, at least one. A sentence cut in half can say the opposite of the whole."""
+    quote = quote_of(hit)
+    units = split_units(quote)
+    if len(quote) <= limit or not units:
+        return quote
+    end = units[0].end
+    for unit in units[1:]:
+        if unit.end - units[0].start > limit:
+            break
+        end = unit.end
+    return quote[units[0].start : end]
 
 
 def entailment_messages(claims: list[str], passages: list[str]) -> Messages:

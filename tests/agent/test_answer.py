@@ -17,6 +17,7 @@ from agent.answer import (
     sources_block,
     verdict_of,
 )
+from agent.prompts import prompt_quote
 
 
 def passage(chunk_id: int, source: str, section: str, text: str, quote: str | None = None) -> dict[str, Any]:
@@ -140,3 +141,15 @@ def test_verdicts_mean_what_they_say(
 
 def test_every_verdict_has_words_for_a_clinician() -> None:
     assert set(VERDICT_LABELS) == set(VERDICT_WORDS) == {"verified", "grounded", "partial", "cannot_answer"}
+
+
+def test_a_model_reads_whole_sentences_of_the_quote() -> None:
+    sentences = [f"Sentence {i} says that the interval is {i} months." for i in range(1, 30)]
+    long = passage(9, "fleischner", "Solid", " ".join(sentences), quote=" ".join(sentences[3:15]))
+    shown = prompt_quote(long, limit=120)
+    assert shown == " ".join(sentences[3:5]), "the quote's opening sentences within the limit, none cut"
+    one = passage(
+        10, "fleischner", "Solid", "x", quote="A single sentence much longer than the limit, kept whole."
+    )
+    assert prompt_quote(one, limit=10) == "A single sentence much longer than the limit, kept whole."
+    assert prompt_quote(PASSAGES[0]) == PASSAGES[0]["quote"]
