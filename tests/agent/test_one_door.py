@@ -146,6 +146,7 @@ async def test_a_tool_and_an_expert_are_added_by_one_file_each(
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["answer"] and answer["citations"], answer
+    assert answer["verdict"] == "grounded", "the cardiac expert's 'default' is a demo model: no commentary"
     assert any(c["source"] == "mri-safety" for c in answer["citations"]), answer["citations"]
     assert [line for line in asked.stderr.splitlines() if "expert-cardiac" in line] == [
         f"WARNING experts: {copy / 'experts' / 'cardiac.md'}: model alias 'expert-cardiac' is not defined in "

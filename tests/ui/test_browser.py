@@ -54,16 +54,19 @@ THREAD_URL = re.compile(r"/thread/([0-9a-f-]{36})$")
 @pytest.fixture(scope="module")
 def db_url(pg_url: str) -> Iterator[str]:
     url = create_database(pg_url)
-    for name in ("alice", "bob", "carol", "dave"):
+    for name in ("alice", "bob", "carol", "dave", "erin"):
         add_user(url, name, PASSWORD)
     yield url
     drop_database(pg_url, url)
 
 
+def server_env(db_url: str, test_home: Path) -> dict[str, str | None]:
+    return {"DATABASE_URL": db_url, "RADASSIST_HOME": str(test_home), "CHAINLIT_AUTH_SECRET": None}
+
+
 @pytest.fixture(scope="module")
 def server(db_url: str, tmp_path_factory: pytest.TempPathFactory, test_home: Path) -> Iterator[Server]:
-    env = {"DATABASE_URL": db_url, "RADASSIST_HOME": str(test_home), "CHAINLIT_AUTH_SECRET": None}
-    with running_server(tmp_path_factory.mktemp("browser"), env=env) as running:
+    with running_server(tmp_path_factory.mktemp("browser"), env=server_env(db_url, test_home)) as running:
         yield running
 
 
@@ -252,6 +255,61 @@ async def wait_for_log(server: Server, text: str, *, after: int, timeout_s: floa
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"the server never logged {text!r}")
         await asyncio.sleep(0.2)
+
+
+# -- a cited source on a resumed thread, after the server restarted (issue 12) -----------------------------------
+
+PREMEDICATION = "How should a patient with a prior moderate reaction to iodinated contrast be premedicated?"
+
+
+async def test_a_cited_source_opens_on_a_resumed_thread_after_a_restart(
+    browser: Browser, db_url: str, tmp_path_factory: pytest.TempPathFactory, test_home: Path
+) -> None:
+    """Erin asks a guideline question; the server stops; a new server process shows her the thread, and
+    Source 1 opens to its section (stored with the thread, read inline) under the app's CSP."""
+    env = server_env(db_url, test_home)
+    with running_server(tmp_path_factory.mktemp("before-restart"), env=env) as first:
+        page = await log_in(browser, first.url, "erin", PASSWORD)
+        try:
+            turn = await ask(page, PREMEDICATION, timeout_s=MODEL_TURN_S)
+            (ARTIFACTS / "13-before-restart.txt").write_text(turn.text)
+            await expect(page).to_have_url(THREAD_URL, timeout=UI_MS)
+            thread_match = THREAD_URL.search(page.url)
+            assert thread_match is not None
+        finally:
+            await page.context.close()
+    quotes, citation = cited_as(turn.text, 1), source_line(turn.text, 1)
+    assert quotes, f"the answer quotes nothing as [1]:\n{turn.text}"
+    assert "Verification: From the tools and guidelines only" in turn.text, "demo models draft nothing"
+
+    with running_server(tmp_path_factory.mktemp("after-restart"), env=env) as second:
+        page = await log_in(browser, second.url, "erin", PASSWORD)
+        violations: list[str] = []
+        page.on(
+            "console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None
+        )
+        try:
+            await page.goto(second.url + f"/thread/{thread_match.group(1)}")
+            await wait_until_ready(page)
+            await expect(page.locator(ANSWER)).to_have_count(1, timeout=UI_MS)
+            source_1 = (
+                last_answer(page).locator("a.element-link").filter(has_text=re.compile(r"^Source 1$", re.I))
+            )
+            await source_1.click(timeout=UI_MS)
+            await expect(page.locator("#side-view-title")).to_have_text("Source 1", timeout=UI_MS)
+            side = page.locator("#side-view-content")
+            await expect(side).to_contain_text(citation, timeout=UI_MS)
+            side_text = squeeze(await side.inner_text())
+            await screenshot(page, ARTIFACTS, "14-source-1-after-restart")
+        except BaseException:
+            await screenshot(page, ARTIFACTS, "failure-erin")
+            (ARTIFACTS / "failure-server-after-restart.log").write_text(second.output())
+            raise
+        finally:
+            await page.context.close()
+    assert "error occurred" not in side_text.lower(), side_text
+    assert any(q[:60] in side_text for q in quotes), f"no [1] quote {quotes} in the side view:\n{side_text}"
+    assert violations == [], f"the Content-Security-Policy refused part of the UI: {violations}"
 
 
 # -- the rating a clinician gives in the browser, as `radassist feedback export` writes it -------------------
