@@ -282,18 +282,24 @@ def verdict_of(*, answered: bool, commentary_used: bool, removed: int, flagged: 
     return "partial" if removed or flagged else "verified"
 
 
-def cannot_answer(questions: list[str], systems: list[str]) -> str:
+def cannot_answer(questions: list[str], systems: list[str], *, search_failed: bool = False) -> str:
     """What to say when no tool or passage supports an answer: say so, and what would be needed.
 
-    `systems` are the classification systems' titles (`agent.capabilities.classification_systems`).
+    `systems` are the classification systems' titles (`agent.capabilities.classification_systems`);
+    `search_failed`: the library could not be searched this turn (not the same as "it has nothing").
     """
     if questions:
         return "I cannot classify this yet and will not guess. To classify the finding I need:\n" + "\n".join(
             f"- {q}" for q in questions
         )
+    why = (
+        "the guideline library could not be searched just now (please try again)"
+        if search_failed
+        else "none of its passages is relevant enough to this question"
+    )
     return (
-        "I cannot answer this from the guideline library: none of its passages is relevant enough to this "
-        "question, and no classification tool applies, so I will not guess. To answer it I would need:\n"
+        f"I cannot answer this from the guideline library: {why}, and no classification tool applies, so I "
+        "will not guess. To answer it I would need:\n"
         f"- findings that one of the classification systems covers ({', '.join(systems)}), with their size "
         "and features; or\n"
         "- a guideline on this topic in the library (an administrator adds one with `radassist ingest`)."

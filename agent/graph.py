@@ -237,7 +237,12 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
 
     cited = Cited([], {}, [])
     if not answered:
-        answer = cannot_answer(questions, classification_systems(runtime.context.registry))
+        search_failed = any(
+            c.kind == "retrieval" and c.status == "failed" for c in state.get("tool_calls", [])
+        )
+        answer = cannot_answer(
+            questions, classification_systems(runtime.context.registry), search_failed=search_failed
+        )
     else:
         cited = _cite(commentary, use_commentary, passages)
         parts = [*other, grounded_answer(results, []), *cited.texts]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from langgraph.checkpoint.memory import InMemorySaver
+
 from agent.assistant import Assistant
-from tests.agent.fakes import ScriptedLLM
+from agent.context import AgentContext
+from agent.gate import Gate
+from agent.graph import build_graph
+from tests.agent.fakes import ScriptedLLM, hashing_embed
+from tools.guideline_search import GuidelineSearchInput, GuidelineSearchOutput
+from tools.registry import ToolContext, ToolRegistry, tool
 
 GOOD_DRAFT = "For this nodule, CT at 6-12 months, then CT at 18-24 months is recommended [1]."
 WRONG_DRAFT = GOOD_DRAFT + " A PET/CT at 3 months is needed."
@@ -196,3 +203,26 @@ async def test_provenance_records_models_experts_and_tools(make_assistant: Calla
     assert prov["tool_versions"]["fleischner"] == "Fleischner Society 2017"
     assert prov["retrieved_chunk_ids"] == [1]
     assert {"gate", "tools", "retrieval", "generation", "verification", "total"} <= set(prov["timings_ms"])
+
+
+async def test_a_failed_search_is_not_told_as_an_empty_library(
+    registry: ToolRegistry, experts: dict[str, Any]
+) -> None:
+    failing = ToolRegistry()
+    for t in registry.all():
+        if t.kind == "classification":
+            failing.register(t)
+
+    @tool(name="guideline_search", description="down", version="test", kind="retrieval", registry=failing)
+    def search(inp: GuidelineSearchInput) -> GuidelineSearchOutput:
+        raise ConnectionError("database unreachable")
+
+    context = AgentContext(
+        llm=ScriptedLLM(), registry=failing, tool_context=ToolContext(), experts=experts,
+        gate=Gate(experts, hashing_embed, failing),
+    )  # fmt: skip
+    result = await Assistant(context, build_graph(checkpointer=InMemorySaver())).ask(
+        "What are the MRI zones?"
+    )
+    assert result.verification["verdict"] == "cannot_answer"
+    assert "could not be searched just now" in result.answer and "relevant enough" not in result.answer
