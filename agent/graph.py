@@ -402,7 +402,8 @@ def _verification(
 ) -> dict[str, Any]:  # fmt: skip
     """The verdict, every claim of every round, and what was removed or flagged.
 
-    The claims kept in the answer read as the answer shows them: their [n] renumbered as its sources.
+    Each claim keeps its text as verification saw it (passages cited by rank); the claims the answer shows
+    also carry `shown`, the text as the answer shows it (its [n] renumbered as the answer's sources).
     """
     claims = []
     for i, r in enumerate(rounds, 1):
@@ -410,7 +411,7 @@ def _verification(
             for c in v["claims"]:
                 claim = dict(c, expert=name, round=i)
                 if use_commentary and i == len(rounds) and c["status"] in ("supported", "flagged"):
-                    claim["text"] = renumber(claim_with_citation(c), cited.numbers)
+                    claim["shown"] = renumber(claim_with_citation(c), cited.numbers)
                 claims.append(claim)
     return {
         "rounds": rounds, "experts": per_expert,  # the trace

@@ -114,7 +114,8 @@ class Turn(TypedDict, total=False):
     """Every classification result of the turn: the deterministic one, then any a model's tool call ran."""
     tool_calls: Annotated[list[ToolCall], add]
     passages: list[dict[str, Any]]
-    """Retrieved passages used as evidence (relevant hits), numbered [1].. in prompts and answer."""
+    """The passages above the search's relevance floor, best first, each with its whole section's text:
+    [rank] in prompts and the verification trace; the answer renumbers those it cites (agent/answer.py)."""
     retrieved_chunk_ids: list[int]
     drafts: dict[str, str]
     rounds: Annotated[list[dict[str, Any]], add]

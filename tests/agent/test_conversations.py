@@ -1257,7 +1257,9 @@ def check_verification(turn: Turn, result: TurnResult) -> None:
             assert claim["status"] == "supported", (
                 f"correct sentence {sentence!r} marked {claim['status']}: {claim['reasons']}"
             )
-        assert sentence in result.answer, f"correct sentence missing from the answer: {sentence!r}"
+        last = [c for c in claims if c["round"] == claims[-1]["round"] and c["text"] == sentence]
+        shown = last[0].get("shown", sentence) if last else sentence  # citations renumbered as the answer's
+        assert shown in result.answer, f"correct sentence missing from the answer: {shown!r}"
     if turn.planted is None:
         assert result.verification["removed"] == 0
         return
@@ -1284,7 +1286,11 @@ async def test_conversation(conversation: Conversation, scripted_assistant: Call
         check_routing(conversation, turn, result)
         check_classification(turn, result)
         check_verification(turn, result)
-        assert result.verification["verdict"] == "verified", result.verification
+        # a planted claim removed, the correct ones kept: the commentary is kept in part; unless the one
+        # revision (when too little survived) was supported whole
+        removed_in_final = turn.planted is not None and not result.verification["revised"]
+        expected = "partial" if removed_in_final else "verified"
+        assert result.verification["verdict"] == expected, result.verification
 
 
 def test_the_table_covers_every_system_and_enough_follow_ups() -> None:

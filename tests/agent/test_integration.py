@@ -28,7 +28,7 @@ def check_verdict_and_sources(result: Any) -> None:
     kept = [c for c in final if c["status"] in ("supported", "flagged")]
     if v["verdict"] == "verified":
         assert kept and all(c["status"] == "supported" for c in final), v
-        assert kept[0]["text"] in result.answer, "a kept claim reads in the answer as in the trace"
+        assert kept[0]["shown"] in result.answer, "the trace says how the answer shows a kept claim"
     elif v["verdict"] == "partial":
         assert kept and (len(kept) < len(final) or any(c["status"] == "flagged" for c in kept)), v
     elif v["verdict"] == "grounded":
