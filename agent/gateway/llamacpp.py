@@ -7,17 +7,25 @@ next to `model` in `litellm_params`.
 
 A `Llama` object is not thread-safe, so each loaded model has one lock; blocking work runs in worker
 threads so the event loop stays free, and a cancelled stream stops generation within one token.
+
+`system_prefix_cache: N` (a load option) keeps, per loaded model, the evaluated state of up to N system
+prompts. llama.cpp reuses only the prefix the previous call on the same model shared, so experts that share
+one model (or any other call in between) evict each other's system prompt; with the cache, a call whose
+system prompt differs from the previous call's starts from that prompt's saved state and evaluates only
+the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import logging
 import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +62,11 @@ class LoadedModel:
     path: Path
     chat_format: str | None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    prefix_cache: int = 0
+    """How many system prompts' evaluated states to keep (0: none)."""
     _sha256: str | None = None
+    _last_system: str | None = None
+    _snapshots: OrderedDict[str, _Snapshot] = field(default_factory=OrderedDict)
 
     @property
     def sha256(self) -> str:
@@ -65,6 +77,61 @@ class LoadedModel:
     @property
     def metadata(self) -> dict[str, str]:
         return dict(self.llm.metadata)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A model's evaluated tokens and llama.cpp state (its KV cache) after a call with one system prompt."""
+
+    input_ids: Any
+    state: bytes
+
+
+def _system_of(messages: list[dict[str, Any]]) -> str:
+    return "\n\n".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+
+
+@contextmanager
+def _system_prefix(loaded: LoadedModel, messages: list[dict[str, Any]]) -> Iterator[None]:
+    """Start a call from the saved state of its system prompt when the previous call had another one.
+
+    Called with the model's lock held. llama-cpp-python then finds the common prefix of the restored tokens
+    and the new prompt, drops the rest of the KV cache and evaluates only what follows the prefix (it always
+    evaluates at least one token, so sampling never reads stale logits). A system prompt's state is saved
+    once, after its first call: the prefix's KV entries do not depend on what followed it.
+    """
+    system = _system_of(messages)
+    if not loaded.prefix_cache or not system:
+        loaded._last_system = None
+        yield
+        return
+    import llama_cpp
+
+    llm = loaded.llm
+    snapshot = loaded._snapshots.get(system)
+    if snapshot is not None and system != loaded._last_system:
+        size = len(snapshot.state)
+        buffer = (ctypes.c_uint8 * size).from_buffer_copy(snapshot.state)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, size) == size:
+            n = len(snapshot.input_ids)
+            llm.input_ids[:n] = snapshot.input_ids
+            llm.n_tokens = n
+            llm._requires_eval = True  # the logits are not restored: evaluate before sampling
+            loaded._snapshots.move_to_end(system)
+        else:  # the KV cache is in an unknown state: the call evaluates its whole prompt afresh
+            llm.n_tokens = 0
+            del loaded._snapshots[system]
+            snapshot = None
+    loaded._last_system = None  # until the call has finished: a failed call leaves the state unknown
+    yield
+    loaded._last_system = system
+    if snapshot is None and llm.n_tokens:
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(llm._ctx.ctx, buffer, size)
+        loaded._snapshots[system] = _Snapshot(llm.input_ids[: llm.n_tokens].copy(), bytes(buffer[:written]))
+        while len(loaded._snapshots) > loaded.prefix_cache:
+            loaded._snapshots.popitem(last=False)
 
 
 _native_log = logging.getLogger("llama.cpp")
@@ -127,7 +194,8 @@ class LlamaCppProvider(CustomLLM):
         load_opts = {k: options[k] for k in LOAD_KEYS if options.get(k) is not None}
         load_opts.setdefault("n_threads", os.cpu_count() or 1)
         load_opts.setdefault("n_ctx", 4096)
-        key = (target, tuple(sorted(load_opts.items())))
+        prefix_cache = int(options.get("system_prefix_cache") or 0)
+        key = (target, tuple(sorted(load_opts.items())), prefix_cache)
         with self._loading:
             if key not in self._models:
                 from llama_cpp import Llama
@@ -135,7 +203,9 @@ class LlamaCppProvider(CustomLLM):
                 _route_native_logs()
                 path = resolve_gguf(target, base=self.base, model_dir=self.model_dir)
                 llm = Llama(model_path=str(path), verbose=False, **load_opts)
-                self._models[key] = LoadedModel(llm=llm, path=path, chat_format=load_opts.get("chat_format"))
+                self._models[key] = LoadedModel(
+                    llm=llm, path=path, chat_format=load_opts.get("chat_format"), prefix_cache=prefix_cache
+                )
             return self._models[key]
 
     def close(self) -> None:
@@ -153,7 +223,8 @@ class LlamaCppProvider(CustomLLM):
         loaded, call, stop = self._prepare(model, kwargs)
         with _locked(loaded, stop, model):
             if call.get("tools"):  # llama.cpp's function-calling handlers cannot stream a tool choice
-                out = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), **call)
+                with _system_prefix(loaded, messages):
+                    out = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), **call)
             else:
                 out = _collect(_generate(loaded, messages, call, stop))
         _raise_if_timed_out(stop, model)
@@ -220,14 +291,17 @@ def _generate(
     loaded: LoadedModel, messages: list[dict[str, Any]], call: dict[str, Any], stop: _Cancelled
 ) -> Iterator[dict[str, Any]]:
     """Stream raw llama.cpp chunks, stopping between tokens when cancelled or past the deadline."""
-    stream = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), stream=True, **call)
-    try:
-        for part in stream:
-            yield part
-            if stop.should_stop():
-                break
-    finally:
-        stream.close()
+    with _system_prefix(loaded, messages):
+        stream = loaded.llm.create_chat_completion(
+            messages=_messages_for(loaded, messages), stream=True, **call
+        )
+        try:
+            for part in stream:
+                yield part
+                if stop.should_stop():
+                    break
+        finally:
+            stream.close()
 
 
 @contextmanager

@@ -107,3 +107,57 @@ def test_json_schema_response_format_is_translated() -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
     assert _llama_response_format(fmt) == {"type": "json_object", "schema": schema}
     assert json.dumps(_llama_response_format({"type": "json_object"})) == '{"type": "json_object"}'
+
+
+# -- each expert's system prompt evaluated once (issue 12: a turn's prompt evaluation dominates) ---------------
+
+
+def _counting_evals(llm: object) -> list[int]:
+    """Record how many tokens each llama.cpp evaluation of `llm` takes (an instance attribute shadows
+    the method that `generate` calls)."""
+    counts: list[int] = []
+    evaluate = llm.eval  # type: ignore[attr-defined]
+
+    def counted(tokens: list[int]) -> None:
+        counts.append(len(tokens))
+        evaluate(tokens)
+
+    llm.eval = counted  # type: ignore[attr-defined]
+    return counts
+
+
+async def test_a_call_starts_from_its_system_prompts_saved_state(gateway: Gateway) -> None:
+    """Two experts share one loaded model: the chest prompt, then the neuro prompt, then the chest prompt
+    again evaluates only what follows the chest system prompt, and answers as a model without the cache."""
+    chest = (REPO_ROOT / "experts" / "chest.md").read_text(encoding="utf-8")
+    neuro = (REPO_ROOT / "experts" / "neuro.md").read_text(encoding="utf-8")
+    params = gateway.config.entry("expert-chest").litellm_params
+    assert params.model_dump()["system_prefix_cache"] == 8
+    assert gateway.config.entry("expert-neuro").litellm_params == params, "the experts share one model"
+    loaded = gateway.llamacpp.load(params.model, params.model_dump())
+    assert loaded.prefix_cache == 8
+
+    def chat(system: str, question: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+    call = {"max_tokens": 24, "temperature": 0.0}  # no seed: a seed is also a load option (another copy)
+    question = "What follow-up for a 7 mm solid nodule in a smoker?"
+    await gateway.acomplete("expert-chest", chat(chest, "Name one imaging modality."), **call)
+    await gateway.acomplete("expert-neuro", chat(neuro, "Name one imaging modality."), **call)
+    counts = _counting_evals(loaded.llm)
+    response = await gateway.router.acompletion(model="expert-chest", messages=chat(chest, question), **call)
+    system_tokens = len(loaded.llm.tokenize(chest.encode(), add_bos=False))
+    assert system_tokens > 500, "a realistic system prompt"
+
+    # The same answer as the whole prompt evaluated afresh (llama.cpp's state cleared, the cache bypassed).
+    first = len(counts)
+    with loaded.lock:
+        loaded.llm.reset()
+        reference = loaded.llm.create_chat_completion(
+            messages=_messages_for(loaded, chat(chest, question)), **call
+        )
+    assert response.choices[0].message.content == reference["choices"][0]["message"]["content"]
+    # Each call's first evaluation is its prompt's (then one per generated token).
+    prompt_tokens, evaluated = counts[first], counts[0]
+    assert prompt_tokens > system_tokens, "the reference evaluated its whole prompt"
+    assert evaluated <= prompt_tokens - system_tokens + 8, (evaluated, prompt_tokens, system_tokens)
