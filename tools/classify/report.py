@@ -87,6 +87,15 @@ class Finding(BaseModel):
         default=None, description="Several nodules: the dominant nodule's number."
     )
     group_rule: str | None = None
+    result: ClassificationResult | None = Field(default=None, exclude=True, repr=False)
+    """The tool's result behind this row (rationale, risk, modifiers); not part of the JSON, and not kept
+    in a checkpoint: a finding read back from one has none."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The finding in the stable JSON shape of `radassist findings --json`."""
+        data = self.model_dump(by_alias=True)
+        first = ("system", "category", "management", "rule", "citation", "missing", "branches", "evidence")
+        return {k: data[k] for k in first} | {k: v for k, v in data.items() if k not in first}
 
     def category_text(self) -> str:
         """The category as a clinician reads it: with its branches when an input is missing."""
@@ -127,19 +136,13 @@ class ReportReading(BaseModel):
     def as_json(self) -> dict[str, Any]:
         """The stable JSON shape of `radassist findings --json`."""
         return {
-            "findings": [_finding_json(f) for f in self.findings],
+            "findings": [f.as_json() for f in self.findings],
             "ignored": [{"text": i.text, "why": i.why, "start": i.start, "end": i.end} for i in self.ignored],
         }
 
     def table(self) -> str:
         """A markdown table: finding, system, category, management, the rule that fired."""
         return render_table(self.findings)
-
-
-def _finding_json(f: Finding) -> dict[str, Any]:
-    data = f.model_dump(by_alias=True)
-    first = ("system", "category", "management", "rule", "citation", "missing", "branches", "evidence")
-    return {k: data[k] for k in first} | {k: v for k, v in data.items() if k not in first}
 
 
 def _cell(text: str | None) -> str:
@@ -838,6 +841,7 @@ def _classified(
         inputs=dict(inputs),
         read_from={k: v for k, v in extraction.evidence.items() if k in inputs},
         used=dict(r.inputs),
+        result=r,
     )
 
 
@@ -993,6 +997,26 @@ def apply_followup(
     if not new:
         return None
     merged, _ = merge_inputs(target.inputs, dict(new), tool)
-    redone = _classified(tool, target.number, _described(target), target.evidence, merged)
+    described = _described(target)
+    if sizes := [m.text.strip() for m in find_measurements(statement)]:
+        described["measurements"] = sizes  # the row is labelled with the size it was recomputed for
+    redone = _classified(tool, target.number, described, target.evidence, merged)
     redone.read_from = {**target.read_from, **{k: f"follow-up: {statement.strip()}" for k in new}}
     return redone
+
+
+def replace_finding(
+    reading: ReportReading, finding: Finding, *, registry: ToolRegistry | None = None
+) -> ReportReading:
+    """The reading with `finding` in place of the one with its number, the multiple-nodule rule applied again
+    (a follow-up can change which nodule is dominant). `reading` itself is left as it was."""
+    registry = REGISTRY if registry is None else registry
+    if not any(f.number == finding.number for f in reading.findings):
+        raise ValueError(f"the report has no finding #{finding.number}")
+    findings = [
+        (finding if f.number == finding.number else f).model_copy(
+            update={"dominant": None, "managed_with": None}
+        )
+        for f in reading.findings
+    ]
+    return ReportReading(findings=_multiple_nodules(findings, registry), ignored=list(reading.ignored))
