@@ -12,6 +12,7 @@ number or organ ("and if the adrenal one were 4 cm?") and only that one is recom
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -60,10 +61,11 @@ class Extractions:
         """The same tools, their extractors reading through this cache (for code that takes a registry)."""
         cached = ToolRegistry()
         for t in registry.all():
-            if t.extractor is not None:
-                t = replace(t, extractor=lambda text, t=t: self(t, text))
-            cached.register(t)
+            cached.register(replace(t, extractor=self._reader(t)) if t.extractor is not None else t)
         return cached
+
+    def _reader(self, tool: Tool) -> Callable[[str], Extraction]:
+        return lambda text: self(tool, text)
 
 
 MIN_HINTED_INPUTS = 2  # one stray input ("MRI" read as a modality) is not a finding
