@@ -170,18 +170,24 @@ def _read_report(state: AgentState, registry: ToolRegistry) -> tuple[ReportReadi
 
 
 def _report_reads_better(one: Update | None, finding: Finding) -> bool:
-    """The report reading answers a one-finding message only where the one-finding reading cannot decide.
+    """Whether the report reading answers a one-finding message instead of the one-finding reading.
 
-    A follow-up that carried earlier inputs is left to the one-finding reading (the message alone is not
-    the whole finding); so is any message it decides.
+    It does when the one-finding reading found nothing, or routed the finding to another system (the report
+    reading chooses by organ and its own words: a cystic renal mass with septa is Bosniak's), or cannot
+    decide where the report reading can or says what each missing value gives. A follow-up that carried
+    earlier inputs stays with the one-finding reading: the message alone is not the whole finding.
     """
-    if finding.category is None and finding.not_applicable is None and not finding.branches:
-        return False
     if one is None:
         return True
     classification: Classification = one["classification"]
     result: ClassificationResult = one["results"][0]
-    return not (result.decided or result.not_applicable or classification.carried)
+    if classification.carried:
+        return False
+    if classification.system != finding.system:
+        return True
+    if result.decided or result.not_applicable:
+        return False
+    return finding.category is not None or finding.not_applicable is not None or bool(finding.branches)
 
 
 def _report_update(report: ReportTurn, runtime: Runtime[AgentContext], start: float) -> Update:

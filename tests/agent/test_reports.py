@@ -255,3 +255,21 @@ async def test_the_report_survives_a_checkpoint_and_an_old_thread_takes_a_report
     await _restore_old_thread(assistant.graph.checkpointer)
     result = await assistant.ask(REPORT, thread_id=OLD_THREAD["thread_id"])
     assert [(c["tool"], c["output"]["category"]) for c in classifications(result)] == EXPECTED
+
+
+def test_the_report_set_through_the_agent_scores_as_the_tools_read_it() -> None:
+    """Per finding (system and category, or the expected branches) the agent answers as `read_report` does:
+    the same score and the same misses on the set and on the held-out set, never a wrong stated category."""
+    from tests.agent.report_set import run_set_through_agent
+    from tests.classify.test_report_set import HELD_OUT, REPORTS, run_set
+
+    for path in (REPORTS, HELD_OUT):
+        tools, _ = run_set(path)
+        agent = run_set_through_agent(path)
+        assert agent.wrong_stated == [] == tools.wrong_stated
+        assert (agent.right, agent.findings, agent.branches_right) == (
+            tools.right,
+            tools.findings,
+            tools.branches_right,
+        )
+        assert agent.misses == tools.misses
