@@ -174,14 +174,13 @@ def missing_questions(tool: Tool, result: ClassificationResult) -> list[str]:
     return questions
 
 
-_FOLLOW_UP = re.compile(
-    r"^\W*(?:and|or|but|what\s+(?:if|about)|how\s+about|if|suppose|then)\b", re.IGNORECASE
-)
+_HYPOTHESIS = re.compile(r"\b(?:if|suppose|what\s+about|how\s+about|instead)\b", re.IGNORECASE)
 
 
 def _follows_up(message: str, reading: ReportReading) -> bool:
-    """A message that adds to earlier findings: it states none of its own, or asks "and if ..." / "... were"."""
-    return not reading.findings or bool(_FOLLOW_UP.match(message)) or as_statement(message) != message
+    """A message that changes earlier findings: it states none of its own, or asks "what if ..." of one
+    ("and a 4 mm nodule in the LUL" states a new finding; "and if the nodule were 4 mm?" changes one)."""
+    return not reading.findings or bool(_HYPOTHESIS.search(message)) or as_statement(message) != message
 
 
 def read_report_turn(

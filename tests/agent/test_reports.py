@@ -273,3 +273,16 @@ def test_the_report_set_through_the_agent_scores_as_the_tools_read_it() -> None:
             tools.branches_right,
         )
         assert agent.misses == tools.misses
+
+
+async def test_a_new_finding_after_a_report_is_not_read_as_a_change_to_it(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    assistant = make_assistant(ScriptedLLM(lambda m: ""))
+    first = await assistant.ask(SCREENING)
+    changed = await assistant.ask("and if the LLL nodule were 4 mm?", thread_id=first.thread_id)
+    assert [(c["output"]["number"], c["output"]["category"]) for c in classifications(changed)] == [(1, "2")]
+    added = await assistant.ask("and a 4 mm solid nodule in the LUL", thread_id=first.thread_id)
+    (call,) = classifications(added)
+    assert call["output"]["evidence"]["text"] == "and a 4 mm solid nodule in the LUL", "its own finding"
+    assert "Recomputed" not in added.answer

@@ -168,6 +168,13 @@ def test_followup_that_fits_several_findings_names_none() -> None:
     assert apply_followup(reading, "and if the nodule were 9 mm?", registry=REGISTRY) is None
 
 
+def test_followup_names_one_of_several_nodules_by_its_location() -> None:
+    reading = read("Screening LDCT, baseline. 9 mm solid nodule in the LLL. 3 mm solid nodule RML.")
+    target = find_target(reading.findings, "and if the LLL nodule were 4 mm?")
+    assert target is not None and target.number == 1
+    assert find_target(reading.findings, "and if the nodule were 4 mm?") is None
+
+
 def test_followup_fills_a_branch() -> None:
     reading = read("MRI prostate: 1.1 cm lesion in the left peripheral zone, DWI score 3.")
     redone = apply_followup(reading, "DCE is positive", registry=REGISTRY)

@@ -955,7 +955,8 @@ def merge_inputs(
 def find_target(findings: list[Finding], message: str) -> Finding | None:
     """The finding a follow-up refers to: by number ("#2", "the second one"), by organ or system; else None.
 
-    A reference that fits several findings (two lung nodules, "the nodule") is None unless a number says which.
+    A reference that fits several findings (two lung nodules, "the nodule") is None unless a number or the
+    location as the report wrote it ("the LLL nodule") says which.
     """
     m = _NUMBER_REF.search(message)
     if m:
@@ -972,6 +973,8 @@ def find_target(findings: list[Finding], message: str) -> Finding | None:
     if len({f.number for f in by_system}) == 1:
         return by_system[0]
     hits = [f for f in findings if re.search(_ORGAN_WORDS.get(f.organ, r"$^"), message, _I)]
+    if len(hits) > 1:  # two nodules: the lobe (zone, segment) as written may say which
+        hits = [f for f in hits if f.location and re.search(rf"\b{re.escape(f.location)}\b", message, _I)]
     if len(hits) == 1:
         return hits[0]
     if len(findings) == 1:
