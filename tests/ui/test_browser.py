@@ -377,6 +377,7 @@ async def test_a_report_is_answered_with_a_rendered_table(
         for i, (system, category) in enumerate(EXPECTED):
             cells = [squeeze(c) for c in await rows.nth(i).locator("td").all_inner_texts()]
             assert (cells[0], cells[2], cells[3]) == (str(i + 1), system, category), cells
+        await table.scroll_into_view_if_needed()
         await screenshot(page, ARTIFACTS, "20-report-table")
     finally:
         await page.context.close()
