@@ -286,3 +286,13 @@ async def test_a_new_finding_after_a_report_is_not_read_as_a_change_to_it(
     (call,) = classifications(added)
     assert call["output"]["evidence"]["text"] == "and a 4 mm solid nodule in the LUL", "its own finding"
     assert "Recomputed" not in added.answer
+
+
+async def test_a_finding_and_a_question_naming_its_system_is_one_finding_answered_as_before(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
+        "Peripheral zone lesion 1.8 cm, DWI score 5. PI-RADS?"
+    )
+    assert [(c["tool"], c["output"]["category"]) for c in classifications(result)] == [("pi_rads", "5")]
+    assert "| # | Finding |" not in result.answer and "PI-RADS v2.1: 5" in result.answer

@@ -225,3 +225,16 @@ def test_a_second_lesion_of_the_same_organ_with_another_size_is_its_own_finding(
         "Left renal cyst 1.2 cm, 8 HU on noncontrast CT. Right renal cyst 2.4 cm, 10 HU on noncontrast CT."
     )
     assert len(reading.findings) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cystic renal mass with an enhancing 6 mm mural nodule with obtuse margins. Bosniak class?",
+        "Peripheral zone lesion 1.8 cm, DWI score 5. PI-RADS?",
+    ],
+)
+def test_a_question_naming_only_the_system_is_no_second_finding(text: str) -> None:
+    reading = read(text)
+    assert len(reading.findings) == 1
+    assert [i.why for i in reading.ignored] == ["restates finding #1"]

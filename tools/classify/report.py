@@ -762,15 +762,24 @@ def _context_text(text: str, layout: _Layout) -> str:
 _IMPRESSION = re.compile(r"\b(?:IMPRESSION|CONCLUSIONS?|SUMMARY|OPINION)\s*:", re.IGNORECASE)
 
 
+_SYSTEM_NAME = re.compile(r"bosniak|pi-?\s?rads|bi-?\s?rads|LR-\w+|TR\d", _I)
+"""Organ "lesion" words that are a system's name: alone they ask for a classification, they are no lesion."""
+
+
 def _restated(text: str, unit: _Unit, findings: list[Finding], impression_at: int | None) -> int | None:
     """The number of an earlier finding this unit restates (an impression repeating the findings), or None.
 
     In the impression, a lesion of an organ and side already described is a restatement; elsewhere only one
-    that also repeats a measurement of it.
+    that also repeats a measurement of it, or a question that names only the system ("Bosniak class?",
+    "PI-RADS?" after the lesion): it asks for the last finding of that organ.
     """
     words = text[unit.start : _unit_end(unit)]
     side = _LATERALITY.search(words)
     sizes = {m.dims_mm for m in find_measurements(words)}
+    lesion = _lesion_in(unit.organ, words)
+    same_organ = [f for f in findings if f.organ == unit.organ]
+    if lesion is not None and _SYSTEM_NAME.fullmatch(lesion.group(0)) and not sizes and same_organ:
+        return same_organ[-1].number
     for f in findings:
         if f.organ != unit.organ or (side and f.laterality and side.group(1).lower() != f.laterality):
             continue
