@@ -14,6 +14,7 @@ Each node is a top-level function of the state and LangGraph's runtime, whose `c
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Literal
 
@@ -101,7 +102,11 @@ async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     if report is not None:
         return _report_update(report, runtime, start)
     one = await _one_finding(state, runtime, extract)
-    if reading is not None and len(reading.findings) == 1 and _report_reads_better(one, reading.findings[0]):
+    if (
+        reading is not None
+        and len(reading.findings) == 1
+        and _report_reads_better(state["message"], one, reading.findings[0])
+    ):
         report = ReportTurn(reading=reading, how="the finding in the message, with its organ and context",
                             computed=[1])  # fmt: skip
         return _report_update(report, runtime, start)
@@ -169,13 +174,14 @@ def _read_report(state: AgentState, registry: ToolRegistry) -> tuple[ReportReadi
         return None, None
 
 
-def _report_reads_better(one: Update | None, finding: Finding) -> bool:
+def _report_reads_better(message: str, one: Update | None, finding: Finding) -> bool:
     """Whether the report reading answers a one-finding message instead of the one-finding reading.
 
     It does when the one-finding reading found nothing, or routed the finding to another system (the report
     reading chooses by organ and its own words: a cystic renal mass with septa is Bosniak's), or cannot
     decide where the report reading can or says what each missing value gives. A follow-up that carried
-    earlier inputs stays with the one-finding reading: the message alone is not the whole finding.
+    earlier inputs stays with the one-finding reading: the message alone is not the whole finding; so does a
+    message that names the one-finding reading's system ("Fleischner for a 6 mm nodule on screening CT?").
     """
     if one is None:
         return True
@@ -183,8 +189,8 @@ def _report_reads_better(one: Update | None, finding: Finding) -> bool:
     result: ClassificationResult = one["results"][0]
     if classification.carried:
         return False
-    if classification.system != finding.system:
-        return True
+    if classification.system != finding.system:  # unless the message asks for that system by name
+        return not re.search(r"\b" + classification.system.replace("_", r"[-_\s]?") + r"\b", message, re.I)
     if result.decided or result.not_applicable:
         return False
     return finding.category is not None or finding.not_applicable is not None or bool(finding.branches)

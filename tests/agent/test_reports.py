@@ -296,3 +296,12 @@ async def test_a_finding_and_a_question_naming_its_system_is_one_finding_answere
     )
     assert [(c["tool"], c["output"]["category"]) for c in classifications(result)] == [("pi_rads", "5")]
     assert "| # | Finding |" not in result.answer and "PI-RADS v2.1: 5" in result.answer
+
+
+async def test_a_system_the_message_names_is_not_overruled_by_the_report_reading(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
+        "Fleischner for a 6 mm lung nodule on screening CT?"
+    )
+    assert [c["tool"] for c in classifications(result)] == ["fleischner"]

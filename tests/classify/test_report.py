@@ -238,3 +238,8 @@ def test_a_question_naming_only_the_system_is_no_second_finding(text: str) -> No
     reading = read(text)
     assert len(reading.findings) == 1
     assert [i.why for i in reading.ignored] == ["restates finding #1"]
+
+
+def test_a_renal_lesion_said_not_to_be_cystic_goes_to_the_renal_white_paper() -> None:
+    (finding,) = read("Renal lesion, not cystic, 2.5 cm.").findings
+    assert finding.system == "renal_incidentaloma"

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import Branch, rank, resolve, severity
 from tools.classify.findings import classify_inputs, infer_system
-from tools.classify.negation import negation_trigger
+from tools.classify.negation import is_negated_span, negation_trigger
 from tools.classify.text import find_measurements
 from tools.registry import REGISTRY, Tool, ToolRegistry
 
@@ -336,7 +336,8 @@ def _system_for(organ: str, unit: str, context: str) -> tuple[str | None, str | 
     if organ == "lung":
         return ("lung_rads", None) if _SCREENING.search(both) else ("fleischner", None)
     if organ == "kidney":
-        if _CYSTIC.search(unit) and not _FAT_RENAL.search(unit):
+        cystic = any(not is_negated_span(unit, m.start(), m.end()) for m in _CYSTIC.finditer(unit))
+        if cystic and not _FAT_RENAL.search(unit):  # "renal lesion, not cystic" is no cystic mass
             return "bosniak", None
         return "renal_incidentaloma", None
     if organ == "liver":
