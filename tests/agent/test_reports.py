@@ -280,6 +280,9 @@ async def test_a_new_finding_after_a_report_is_not_read_as_a_change_to_it(
 ) -> None:
     assistant = make_assistant(ScriptedLLM(lambda m: ""))
     first = await assistant.ask(SCREENING)
+    which = await assistant.ask("and if the nodule were 4 mm?", thread_id=first.thread_id)
+    assert classifications(which) == [], "two nodules and no lobe named: neither is silently changed"
+    assert "Which finding does the new value belong to?" in which.answer
     changed = await assistant.ask("and if the LLL nodule were 4 mm?", thread_id=first.thread_id)
     assert [(c["output"]["number"], c["output"]["category"]) for c in classifications(changed)] == [(1, "2")]
     added = await assistant.ask("and a 4 mm solid nodule in the LUL", thread_id=first.thread_id)
