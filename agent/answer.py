@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agent.state import ReportTurn
 from tools.classify.base import ClassificationResult
+from tools.classify.report import render_table
 from tools.knowledge.search import section_below_title
 
 
@@ -113,6 +115,47 @@ def quoted_passages(passages: list[dict[str, Any]]) -> str:
         if len(items) == QUOTED_PASSAGES:
             break
     return "From the guideline library:\n" + "\n".join(items) if items else ""
+
+
+IGNORED_CHARS = 90  # an ignored finding is named, not quoted in full
+
+
+def report_answer(report: ReportTurn) -> str:
+    """A report turn's answer: the table first, then per finding what was assumed, the branches and the
+    questions; the multiple-nodule rule; what was not classified and why; each finding's source."""
+    findings = report.reading.findings
+    parts = [render_table(findings)]
+    if report.question:
+        parts.append(report.question)
+    elif report.how.startswith("follow-up"):
+        changed = ", ".join(f"#{n}" for n in report.computed)
+        parts.append(f"Recomputed {changed} with the new value; the other findings are as before.")
+    dominant = next((f for f in findings if f.dominant), None)
+    if dominant is not None and dominant.group_rule:
+        parts.append(f"Several lung nodules. {dominant.group_rule}: #{dominant.number} ({dominant.label()}) is the "
+                     "dominant nodule.")  # fmt: skip
+    for f in findings:
+        if report.computed and f.number not in report.computed:
+            continue  # a follow-up: the other findings' notes were given with the report
+        notes = [f"Assumed: {a}" for a in f.assumptions]
+        notes += [
+            f"If {b.if_}: {b.category}" + (f" ({b.management})" if b.management else "") for b in f.branches
+        ]
+        notes += [f"Please tell me {q}" for q in f.questions]
+        if notes:
+            parts.append(
+                f"**#{f.number} {f.label()}** ({f.guideline}):\n" + "\n".join(f"- {n}" for n in notes)
+            )
+    ignored = report.reading.ignored
+    if ignored and not report.how.startswith("follow-up"):
+        parts.append("Not classified:\n" + "\n".join(f"- “{_shortened(i.text)}”: {i.why}" for i in ignored))
+    parts.append("Rules from: " + "; ".join(f"#{f.number} {f.citation}" for f in findings) + ".")
+    return "\n\n".join(parts)
+
+
+def _shortened(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= IGNORED_CHARS else text[: IGNORED_CHARS - 1].rsplit(" ", 1)[0] + "…"
 
 
 def grounded_answer(tool_results: list[ClassificationResult], passages: list[dict[str, Any]]) -> str:

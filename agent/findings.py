@@ -3,17 +3,31 @@
 After "8 mm solid nodule, low risk", the message "and if it were 10 mm?" names no system and only a
 size: the previous system's extractor reads the size, the other inputs are carried over, and the
 tool recomputes. What was carried over is recorded so the answer can say so.
+
+A message with several findings is a report (`read_report_turn`): every finding is classified by its own
+system (`tools.classify.report.read_report`), and the thread keeps them all; a follow-up names one by
+number or organ ("and if the adrenal one were 4 cm?") and only that one is recomputed.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from agent.state import ReportTurn
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.findings import classify_inputs, infer_system
-from tools.classify.report import as_statement, merge_inputs
+from tools.classify.report import (
+    Finding,
+    ReportReading,
+    apply_followup,
+    as_statement,
+    find_target,
+    merge_inputs,
+    replace_finding,
+)
 from tools.classify.text import find_measurements
 from tools.registry import Tool, ToolRegistry
 
@@ -42,6 +56,16 @@ class Extractions:
         if key not in self._read:
             self._read[key] = tool.extractor(text) if tool.extractor else Extraction(system=tool.name)
         return self._read[key]
+
+    def registry(self, registry: ToolRegistry) -> ToolRegistry:
+        """The same tools, their extractors reading through this cache (for code that takes a registry)."""
+        cached = ToolRegistry()
+        for t in registry.all():
+            cached.register(replace(t, extractor=self._reader(t)) if t.extractor is not None else t)
+        return cached
+
+    def _reader(self, tool: Tool) -> Callable[[str], Extraction]:
+        return lambda text: self(tool, text)
 
 
 MIN_HINTED_INPUTS = 2  # one stray input ("MRI" read as a modality) is not a finding
@@ -97,6 +121,7 @@ def read_findings(
     registry: ToolRegistry,
     hints: list[str] | None = None,
     texts: dict[str, str] | None = None,
+    extract: Extractions | None = None,
 ) -> FindingsTurn | None:
     """Work out which system this message is about and the inputs to use, or None when none applies.
 
@@ -104,7 +129,7 @@ def read_findings(
     input of the previous turn's system; else the classification tools of the experts the gate chose
     (`hints`, in each expert's order of preference), when their extractor reads inputs from the message.
     """
-    extract = Extractions()
+    extract = extract or Extractions()
     statement = as_statement(message)
     system = infer_system(statement, registry=registry, extract=extract)
     how, read_from = "named or implied by the findings", statement
@@ -147,3 +172,71 @@ def missing_questions(tool: Tool, result: ClassificationResult) -> list[str]:
         description = (info.description or name.replace("_", " ")) if info else name.replace("_", " ")
         questions.append(f"{name.replace('_', ' ')}: {description}")
     return questions
+
+
+_HYPOTHESIS = re.compile(r"\b(?:if|suppose|what\s+about|how\s+about|instead)\b", re.IGNORECASE)
+
+
+def _follows_up(message: str, reading: ReportReading) -> bool:
+    """A message that changes earlier findings: it states none of its own, or asks "what if ..." of one
+    ("and a 4 mm nodule in the LUL" states a new finding; "and if the nodule were 4 mm?" changes one)."""
+    return not reading.findings or bool(_HYPOTHESIS.search(message)) or as_statement(message) != message
+
+
+def read_report_turn(
+    message: str, reading: ReportReading, previous: ReportReading | None, registry: ToolRegistry
+) -> ReportTurn | None:
+    """This message as a report turn, or None when it is not one (at most one finding, no follow-up to a report).
+
+    `reading` is the message's own reading; `previous` the thread's report. In order: a message with several
+    findings is a new report; a follow-up that names a finding of the report by number, organ or system
+    recomputes that finding; a follow-up giving a value for no finding in particular, when the report has
+    several, asks which one.
+    """
+    if len(reading.findings) >= 2:
+        return ReportTurn(
+            reading=reading, how="every finding in the message", computed=[f.number for f in reading.findings]
+        )
+    organs = {f.organ for f in reading.findings}
+    if organs and previous is not None and not organs & {f.organ for f in previous.findings}:
+        return None  # a finding of another organ: not a change to the report's
+    if previous is not None and previous.findings and _follows_up(message, reading):
+        redone = apply_followup(previous, message, registry=registry)
+        readers = _readers(message, previous, registry)
+        if redone is None and find_target(previous.findings, message) is None and len(readers) == 1:
+            # names no finding, but only one finding's system reads the new value ("and if DCE were positive?")
+            redone = apply_followup(ReportReading(findings=readers), message, registry=registry)
+        if redone is not None:
+            how = f"follow-up: finding #{redone.number} recomputed with the new value"
+            return ReportTurn(
+                reading=replace_finding(previous, redone, registry=registry),
+                how=how,
+                computed=[redone.number],
+            )
+        if find_target(previous.findings, message) is None and readers:
+            listed = "; ".join(f"#{f.number} {f.label()}" for f in previous.findings)
+            return ReportTurn(
+                reading=previous,
+                how="follow-up naming no finding",
+                question=f"Which finding does the new value belong to? Say its number or organ ({listed}).",
+            )
+    return None
+
+
+def _readers(message: str, report: ReportReading, registry: ToolRegistry) -> list[Finding]:
+    """The report's findings whose system's extractor reads a value from the message."""
+    statement = as_statement(message)
+    return [
+        f
+        for f in report.findings
+        if (tool := registry.get(f.system)).extractor is not None and tool.extractor(statement).inputs
+    ]
+
+
+def finding_output(finding: Finding) -> dict[str, Any]:
+    """A finding as its tool call's output: the finding of `radassist findings --json`, plus what the tool
+    reported beyond the table row (rationale, risk, modifiers), which verification and the experts' prompts read."""
+    out = finding.as_json()
+    if finding.result is not None:
+        out.update(finding.result.model_dump(include={"rationale", "risk", "modifiers"}))
+    return out

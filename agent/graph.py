@@ -13,6 +13,8 @@ Each node is a top-level function of the state and LangGraph's runtime, whose `c
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import Any, Literal
 
@@ -32,24 +34,26 @@ from agent.answer import (
     kept_commentary,
     quoted_passages,
     renumber,
+    report_answer,
     sources_block,
     verdict_of,
 )
 from agent.capabilities import classification_systems
 from agent.context import AgentContext
-from agent.findings import missing_questions, read_findings
+from agent.findings import Extractions, finding_output, missing_questions, read_findings, read_report_turn
 from agent.gate import Gate
-from agent.state import AgentState, Classification, ToolCall, TurnInput, new_turn
+from agent.state import AgentState, Classification, ReportTurn, ToolCall, TurnInput, new_turn
 from agent.tool_calls import model_tool_calls
 from agent.verify import Entail, Evidence
 from agent.verify import verify as verify_draft
-from tools.classify.base import Extraction
+from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.findings import classify_inputs, fill_gaps
-from tools.classify.report import merge_inputs
+from tools.classify.report import Finding, ReportReading, merge_inputs, read_report
 from tools.guideline_search import GuidelineSearchOutput
 from tools.knowledge.sections import section_texts
-from tools.registry import Tool
+from tools.registry import Tool, ToolRegistry
 
+log = logging.getLogger(__name__)
 RECURSION_LIMIT = 25
 Update = dict[str, Any]
 """What a node returns: the state keys it writes (reducers merge tool calls, results, rounds, timings)."""
@@ -90,8 +94,40 @@ async def gate(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
 
 
 async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
-    """Read the findings (or a follow-up's change to earlier ones) and run the classification tool."""
+    """Read every finding of the message (or a follow-up's change to earlier ones) and run the classification tools.
+
+    A message with several findings, or a follow-up to the thread's report, is a report turn: each finding
+    is classified by its own system. Otherwise one finding is read as before; when that reading cannot
+    decide but the report reading of the same message can (its organ, its patient context), the report
+    reading answers.
+    """
     ctx, start = runtime.context, time.perf_counter()
+    extract = Extractions()
+    registry = extract.registry(ctx.registry)
+    reading, report = _read_report(state, registry)
+    if report is not None:
+        return _report_update(report, runtime, start)
+    one = await _one_finding(state, runtime, extract)
+    if (
+        reading is not None
+        and len(reading.findings) == 1
+        and _report_reads_better(state["message"], one, reading.findings[0])
+    ):
+        report = ReportTurn(reading=reading, how="the finding in the message, with its organ and context",
+                            computed=[1])  # fmt: skip
+        return _report_update(report, runtime, start)
+    if one is None:
+        return {"classification": None, "report_turn": None, "timings_ms": {"tools": _ms(start)}}
+    call: ToolCall = one["tool_calls"][0]
+    runtime.stream_writer({"event": "step", "name": f"tool:{call.tool}", "data": call.as_dict()})
+    return {**one, "report_turn": None, "report": None, "timings_ms": {"tools": _ms(start)}}
+
+
+async def _one_finding(
+    state: AgentState, runtime: Runtime[AgentContext], extract: Extractions
+) -> Update | None:
+    """One finding (or a follow-up's change to it) and its classification, as the state update; None if none."""
+    ctx = runtime.context
     message, decision = state["message"], state["gate"]
     ranked = list(decision.chosen)
     if decision.overridden:  # the user's expert may lack the findings' system
@@ -102,9 +138,10 @@ async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     ))  # fmt: skip
     memory = dict(state.get("findings") or {})
     texts = dict(state.get("finding_texts") or {})
-    turn = read_findings(message, memory, list(state.get("last_systems") or []), ctx.registry, hints, texts)
+    last = list(state.get("last_systems") or [])
+    turn = read_findings(message, memory, last, ctx.registry, hints, texts, extract)
     if turn is None:
-        return {"classification": None, "timings_ms": {"tools": _ms(start)}}
+        return None
     tool = ctx.registry.get(turn.system)
     result, inputs, extraction = turn.result, turn.inputs, turn.extraction
     if result.missing and ctx.fill_gaps_with_model:
@@ -123,20 +160,72 @@ async def classify(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         system=tool.name, how=turn.how, inputs=inputs, extraction=extraction, carried=turn.carried,
         restated=turn.read_from if turn.read_from != message else None, questions=missing_questions(tool, result),
     )  # fmt: skip
-    runtime.stream_writer({"event": "step", "name": f"tool:{tool.name}", "data": call.as_dict()})
     return {
         "classification": classification, "results": [result], "tool_calls": [call], "findings": memory,
-        "finding_texts": texts, "last_systems": [tool.name], "timings_ms": {"tools": _ms(start)},
+        "finding_texts": texts, "last_systems": [tool.name],
+    }  # fmt: skip
+
+
+def _read_report(state: AgentState, registry: ToolRegistry) -> tuple[ReportReading | None, ReportTurn | None]:
+    """The message read as a report, and the report turn it makes (None: not one).
+
+    Reading every finding is a second reading of the message: should it fail, the one-finding reading
+    still answers (nothing is lost), so a failure here is logged (its type only: no report text) and passed over.
+    """
+    try:
+        reading = read_report(state["message"], registry=registry)
+        return reading, read_report_turn(state["message"], reading, state.get("report"), registry)
+    except Exception as exc:
+        log.warning("report reading failed (%s); answering from the one-finding reading", type(exc).__name__)
+        return None, None
+
+
+def _report_reads_better(message: str, one: Update | None, finding: Finding) -> bool:
+    """Whether the report reading answers a one-finding message instead of the one-finding reading.
+
+    It does when the one-finding reading found nothing, or routed the finding to another system (the report
+    reading chooses by organ and its own words: a cystic renal mass with septa is Bosniak's), or cannot
+    decide where the report reading can or says what each missing value gives. A follow-up that carried
+    earlier inputs stays with the one-finding reading: the message alone is not the whole finding; so does a
+    message that names the one-finding reading's system ("Fleischner for a 6 mm nodule on screening CT?").
+    """
+    if one is None:
+        return True
+    classification: Classification = one["classification"]
+    result: ClassificationResult = one["results"][0]
+    if classification.carried:
+        return False
+    if classification.system != finding.system:  # unless the message asks for that system by name
+        return not re.search(r"\b" + classification.system.replace("_", r"[-_\s]?") + r"\b", message, re.I)
+    if result.decided or result.not_applicable:
+        return False
+    return finding.category is not None or finding.not_applicable is not None or bool(finding.branches)
+
+
+def _report_update(report: ReportTurn, runtime: Runtime[AgentContext], start: float) -> Update:
+    """A report turn's state update: one tool call and result per finding classified this turn."""
+    computed = [f for f in report.reading.findings if f.number in report.computed]
+    calls = []
+    for f in computed:
+        call = ToolCall(tool=f.system, status="ran", via=f"report reading, finding #{f.number} ({report.how})",
+                        input=dict(f.inputs), output=finding_output(f), evidence=dict(f.read_from),
+                        kind="classification")  # fmt: skip
+        runtime.stream_writer({"event": "step", "name": f"tool:{f.system}", "data": call.as_dict()})
+        calls.append(call)
+    return {
+        "classification": None, "report_turn": report, "report": report.reading, "last_systems": [],
+        "results": [f.result for f in computed if f.result is not None], "tool_calls": calls,
+        "timings_ms": {"tools": _ms(start)},
     }  # fmt: skip
 
 
 async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     """Search the guidelines for the message (and the computed category); show what is known so far."""
     ctx, start = runtime.context, time.perf_counter()
-    message, results = state["message"], state.get("results", [])
+    message, results, report = state["message"], state.get("results", []), state.get("report_turn")
     query = message
-    system = results[0].system if results else None
-    if results:
+    system = results[0].system if len({r.system for r in results}) == 1 else None
+    if system:  # one system: search its guideline for the computed category
         query = f"{message} {results[0].guideline} {results[0].category or ''}".strip()
     search = {"query": query, "k": ctx.retrieval_k, **({"system": system} if system else {})}
     try:
@@ -154,7 +243,10 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     runtime.stream_writer(
         {"event": "step", "name": "retrieval", "data": {"query": query, "hits": hits, "note": note}}
     )
-    if any(r.category or r.not_applicable for r in results) or passages:  # known before any model runs
+    if report is not None:  # known before any model runs
+        known = "\n\n".join(p for p in (report_answer(report), grounded_answer([], passages)) if p)
+        runtime.stream_writer({"event": "preview", "text": known})
+    elif any(r.category or r.not_applicable for r in results) or passages:
         runtime.stream_writer({"event": "preview", "text": grounded_answer(results, passages)})
     return {
         "tool_calls": [call], "passages": passages, "retrieved_chunk_ids": [h["chunk_id"] for h in hits],
@@ -233,7 +325,8 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     use_commentary = bool(commentary.text) and not still_failing
     decided = [r for r in results if r.category or r.not_applicable]
     other = _other_outputs(state)
-    answered = bool(decided or passages or other)
+    report = state.get("report_turn")
+    answered = bool(report is not None or decided or passages or other)
 
     cited = Cited([], {}, [])
     if not answered:
@@ -245,7 +338,11 @@ async def finalize(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         )
     else:
         cited = _cite(commentary, use_commentary, passages)
-        parts = [*other, grounded_answer(results, []), *cited.texts]
+        if report is not None:  # the table leads; results a model's tool call added follow it
+            parts = [report_answer(report), *other, grounded_answer(results[len(report.computed) :], []),
+                     *cited.texts]  # fmt: skip
+        else:
+            parts = [*other, grounded_answer(results, []), *cited.texts]
         if questions:
             parts.append(
                 "To complete the classification, please tell me:\n" + "\n".join(f"- {q}" for q in questions)
@@ -288,6 +385,9 @@ def _ms(start: float) -> float:
 def _evidence(state: AgentState, ctx: AgentContext) -> Evidence:
     """Every output a tool computed this turn (classifications and a developer's tools), and the passages."""
     outputs = [c.output for c in state.get("tool_calls", []) if c.kind != "retrieval" and c.output]
+    report = state.get("report_turn")
+    if report is not None:  # the table's other rows (a follow-up recomputed one) are evidence too
+        outputs += [finding_output(f) for f in report.reading.findings if f.number not in report.computed]
     passages = [p["text"] for p in state.get("passages", [])]
     return Evidence(tool_results=outputs, passages=passages, spellings=ctx.registry.category_spellings())
 

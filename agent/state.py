@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.gate import ExpertScore, GateDecision
 from tools.classify.base import ClassificationResult, Extraction
+from tools.classify.conditional import Branch
+from tools.classify.report import Evidence, Finding, Ignored, ReportReading
 
 ToolCallStatus = Literal["ran", "rejected", "failed"]
 
@@ -76,6 +78,21 @@ class Classification(BaseModel):
     """Missing inputs, as questions a clinician can answer."""
 
 
+class ReportTurn(BaseModel):
+    """A turn that read a report: the table the answer leads with, every finding classified by its own system.
+
+    Either the message held several findings (`computed` lists them all), a follow-up recomputed one finding
+    of the thread's report (`computed` is that one), or a follow-up gave a value without saying for which
+    finding (`computed` is empty and `question` asks which).
+    """
+
+    reading: ReportReading
+    how: str
+    computed: list[int] = Field(default_factory=list)
+    """Numbers of the findings classified this turn (the others are the thread's, unchanged)."""
+    question: str | None = None
+
+
 def merge_timings(old: dict[str, float], new: dict[str, float]) -> dict[str, float]:
     """Add a node's timings to the turn's; a step that runs twice (verify, after a revision) adds up."""
     return {**old, **{step: old.get(step, 0) + ms for step, ms in new.items()}}
@@ -103,6 +120,9 @@ class Memory(TypedDict, total=False):
     """Per system, the message that last set its findings (follow-ups restate it with a new size)."""
     last_systems: list[str]
     last_experts: list[str]
+    report: ReportReading | None
+    """The last report's findings, every one (follow-ups update them); None once a later message states a
+    single finding of its own. Threads checkpointed before it existed have no report."""
 
 
 class Turn(TypedDict, total=False):
@@ -110,6 +130,8 @@ class Turn(TypedDict, total=False):
 
     gate: GateDecision
     classification: Classification | None
+    report_turn: ReportTurn | None
+    """Set when this turn read a report or followed one up; then `classification` is None."""
     results: Annotated[list[ClassificationResult], add]
     """Every classification result of the turn: the deterministic one, then any a model's tool call ran."""
     tool_calls: Annotated[list[ToolCall], add]
@@ -145,6 +167,7 @@ def new_turn(**timings_ms: float) -> dict[str, Any]:
 
 
 CHECKPOINT_TYPES: tuple[type[BaseModel], ...] = (
-    ToolCall, Classification, GateDecision, ExpertScore, ClassificationResult, Extraction
+    ToolCall, Classification, GateDecision, ExpertScore, ClassificationResult, Extraction,
+    ReportTurn, ReportReading, Finding, Evidence, Ignored, Branch,
 )  # fmt: skip
 """The only non-plain types a checkpoint may hold: rebuilt by pydantic validation on load."""

@@ -77,6 +77,8 @@ class Evidence:
                 parts.append(" ".join(f"{k} {v}" for k, v in r.items()))
                 continue
             parts += [str(r.get("category") or ""), str(r.get("management") or ""), str(r.get("risk") or "")]
+            for branch in r.get("branches") or []:  # a finding of a report: what each unstated value gives
+                parts += [str(branch.get("category") or ""), str(branch.get("management") or "")]
             parts += [str(x) for x in r.get("rationale", [])]
             parts += [f"{k} {v}" for k, v in (r.get("inputs") or {}).items()]
         return " ".join(parts)
@@ -172,6 +174,18 @@ def _best_passage(claim: str, passages: Sequence[str]) -> tuple[float, int | Non
     return scores[best], best
 
 
+def _computed_categories(tool_results: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
+    """Per system, every category a tool result states: several findings of one system (two nodules) each
+    count, and so does each branch of a finding whose category depends on an unstated input."""
+    computed: dict[str, set[str]] = {}
+    for r in tool_results:
+        stated = [r.get("category"), *(b.get("category") for b in r.get("branches") or [])]
+        for category in stated:
+            if category:
+                computed.setdefault(r["system"], set()).add(category)
+    return computed
+
+
 def check_claim(text: str, evidence: Evidence) -> Claim:
     """Deterministic checks of one claim (the entailment verdict is combined in `verify`)."""
     claim = Claim(text=text, kinds=[])
@@ -184,7 +198,7 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
     passage_text = " ".join(evidence.passages)
     overlap, best = _best_passage(text, evidence.passages)
     passage_ok = overlap >= MIN_OVERLAP
-    tool_categories = {r["system"]: r.get("category") for r in evidence.tool_results if r.get("category")}
+    tool_categories = _computed_categories(evidence.tool_results)
 
     spellings = evidence.spellings
     best_categories = (
@@ -195,16 +209,17 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
     for system, mentioned in sorted(mentioned_by_system, key=lambda item: item[0] not in tool_categories):
         claim.kinds.append("category")
         stated_by_passage = mentioned <= best_categories.get(system, set())
-        if system in tool_categories:  # the computed category is what the claim must state
-            expected = tool_categories[system]
-            others = mentioned - {expected}
-            if expected not in mentioned or (others and not stated_by_passage):
+        if system in tool_categories:  # a computed category is what the claim must state
+            computed = tool_categories[system]
+            others = mentioned - computed
+            if not mentioned & computed or (others and not stated_by_passage):
                 claim.status = "contradicted"
                 claim.reasons.append(
-                    f"{system} category {', '.join(sorted(others or mentioned))} but the tool computed {expected}"
+                    f"{system} category {', '.join(sorted(others or mentioned))} but the tool computed "
+                    f"{', '.join(sorted(computed))}"
                 )
                 return claim
-            claim.evidence.append(f"{system} tool: {expected}")
+            claim.evidence.append(f"{system} tool: {', '.join(sorted(mentioned & computed))}")
         elif not stated_by_passage:
             claim.status = "unsupported"
             claim.reasons.append(

@@ -1,4 +1,5 @@
-"""Figures for the project's report set (tests/data/reports.yaml): per-finding and branch accuracy.
+"""Figures for the project's report set (tests/data/reports.yaml): per-finding and branch accuracy, read by
+the tools (`read_report`) and through the agent (each excerpt one turn: scripted model, fake retrieval).
 
 The test `tests/classify/test_report_set.py` asserts the same figures; this prints them, with every miss.
 The last line is one JSON object.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.agent.report_set import run_set_through_agent
 from tests.classify.test_report_set import HELD_OUT, _load, run_set
 
 
@@ -35,9 +37,23 @@ def main() -> int:
     )
     for line in held.wrong_stated + held.misses + held_ignored:
         print("  -", line)
+    agent, agent_held = run_set_through_agent(), run_set_through_agent(HELD_OUT)
+    same = (agent.right, agent.misses, agent_held.right, agent_held.misses) == (
+        score.right, score.misses, held.right, held.misses
+    )  # fmt: skip
+    print(
+        f"through the agent: per-finding accuracy {agent.finding_accuracy:.3f} ({agent.right}/{agent.findings}), "
+        f"branch accuracy {agent.branch_accuracy:.3f}, wrong stated {len(agent.wrong_stated)}; held-out "
+        f"{agent_held.finding_accuracy:.3f} ({agent_held.right}/{agent_held.findings}); same misses as the tools: {same}"
+    )
     print(
         json.dumps(
             {
+                "agent_finding_accuracy": round(agent.finding_accuracy, 3),
+                "agent_branch_accuracy": round(agent.branch_accuracy, 3),
+                "agent_wrong_stated": len(agent.wrong_stated),
+                "agent_held_out_finding_accuracy": round(agent_held.finding_accuracy, 3),
+                "agent_same_as_tools": same,
                 "held_out_finding_accuracy": round(held.finding_accuracy, 3),
                 "held_out_wrong_stated": len(held.wrong_stated),
                 "reports": len(_load()),

@@ -122,3 +122,69 @@ async def test_guideline_question_cites_the_library(real_runtime: Any) -> None:
     assert result.citations[0]["source"] == "mri-safety", result.citations
     assert result.verification["verdict"] == "grounded", "a demo model drafts nothing: passages only"
     check_verdict_and_sources(result)
+
+
+def radassist(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run a radassist command in its own process, as a clinician would; its --json output."""
+    import json
+    import subprocess
+    import sys
+
+    from agent.settings import REPO_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+async def test_a_three_finding_report_through_ask_json_then_a_follow_up_by_organ(real_runtime: Any) -> None:
+    """`radassist ask --json` on the real parts: every finding by its own system, as `radassist findings` reads
+    them; then "the adrenal one" recomputed in the same thread by a new process (the checkpoint in PostgreSQL)."""
+    import os
+
+    from tests.agent.test_reports import EXPECTED, REPORT
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": real_runtime.database_url,
+        "RADASSIST_DRAFT_WITH_DEMO_MODELS": "true",
+    }
+    first = radassist(["ask", "--json", REPORT], env)
+    calls = [c for c in first["tool_calls"] if c["tool"] != "guideline_search"]
+    assert [(c["tool"], c["status"], c["output"]["category"]) for c in calls] == [
+        (system, "ran", category) for system, category in EXPECTED
+    ]
+    findings = radassist(["findings", "--json", "--text", REPORT], env)["findings"]
+    for call, finding in zip(calls, findings, strict=True):
+        assert {k: call["output"][k] for k in finding} == finding
+        span = call["output"]["evidence"]
+        assert REPORT[span["start"] : span["end"]] == span["text"]
+    assert first["answer"].startswith("| # | Finding | System | Category | Management | Rule |")
+    assert "“No liver lesion”: negated" in first["answer"]
+    for claim in first["verification"]["claims"]:
+        if claim["status"] in ("unsupported", "contradicted"):
+            assert claim["text"] not in first["answer"], "a claim that failed verification reached the answer"
+
+    env.pop("RADASSIST_DRAFT_WITH_DEMO_MODELS")  # the model has drafted once; the follow-up is about memory
+    follow = radassist(
+        ["ask", "--json", "--thread", first["thread_id"], "and if the adrenal one were 4 cm?"], env
+    )
+    (call,) = [c for c in follow["tool_calls"] if c["tool"] != "guideline_search"]
+    assert call["tool"] == "adrenal_incidentaloma" and call["output"]["number"] == 2
+    assert (call["output"]["category"], call["output"]["management"]) == ("≥4 cm", "Consider resection.")
+    assert (
+        "| 2 | left adrenal nodule 4 cm | adrenal_incidentaloma | ≥4 cm | Consider resection. |"
+        in follow["answer"]
+    )
+    for system, category in (EXPECTED[0], EXPECTED[2]):  # the thread kept the other findings
+        assert f"| {system} | {category} |" in follow["answer"]
+    with psycopg.connect(real_runtime.database_url) as conn:
+        stored = conn.execute(
+            "SELECT provenance->'tool_calls' FROM answer_provenance WHERE thread_id = %s ORDER BY id",
+            (first["thread_id"],),
+        ).fetchall()
+    assert [sum(c["tool"] != "guideline_search" for c in row[0]) for row in stored] == [3, 1]

@@ -190,3 +190,20 @@ def test_every_shipped_system_writes_its_rule_for_unstated_inputs() -> None:
             assert rule.field in t.input_model.model_fields, (t.name, rule.field)
             if not rule.grounds:  # a conservative reading needs an order to be checked against
                 assert module.SEVERITY, t.name
+
+
+def test_an_all_that_apply_input_is_explored_value_by_value_not_dropped() -> None:
+    """TI-RADS echogenic foci is a list: its values must be tried, or only the leaves that skip it survive.
+
+    Solid (2) + hypoechoic (2) with shape, margin and foci unstated is TR4 (4 points) when the nodule is wider
+    than tall with a smooth margin and no foci, and TR5 with punctate foci (ACR TI-RADS 2017, Tessler 2017
+    Figure 1): never "TR5" stated as if every value gave it.
+    """
+    (finding,) = read_report(
+        "1.2 cm solid hypoechoic thyroid nodule on ultrasound", registry=load_tools()
+    ).findings
+    assert finding.system == "ti_rads" and finding.category is None
+    offered = {(b.if_, b.category) for b in finding.branches}
+    assert ("shape = wider_than_tall and margin = smooth and echogenic_foci = none or comet_tail or "
+            "macrocalcifications or peripheral_rim", "TR4") in offered  # fmt: skip
+    assert finding.at_least == "TR4"

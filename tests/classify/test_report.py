@@ -168,6 +168,13 @@ def test_followup_that_fits_several_findings_names_none() -> None:
     assert apply_followup(reading, "and if the nodule were 9 mm?", registry=REGISTRY) is None
 
 
+def test_followup_names_one_of_several_nodules_by_its_location() -> None:
+    reading = read("Screening LDCT, baseline. 9 mm solid nodule in the LLL. 3 mm solid nodule RML.")
+    target = find_target(reading.findings, "and if the LLL nodule were 4 mm?")
+    assert target is not None and target.number == 1
+    assert find_target(reading.findings, "and if the nodule were 4 mm?") is None
+
+
 def test_followup_fills_a_branch() -> None:
     reading = read("MRI prostate: 1.1 cm lesion in the left peripheral zone, DWI score 3.")
     redone = apply_followup(reading, "DCE is positive", registry=REGISTRY)
@@ -218,3 +225,21 @@ def test_a_second_lesion_of_the_same_organ_with_another_size_is_its_own_finding(
         "Left renal cyst 1.2 cm, 8 HU on noncontrast CT. Right renal cyst 2.4 cm, 10 HU on noncontrast CT."
     )
     assert len(reading.findings) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cystic renal mass with an enhancing 6 mm mural nodule with obtuse margins. Bosniak class?",
+        "Peripheral zone lesion 1.8 cm, DWI score 5. PI-RADS?",
+    ],
+)
+def test_a_question_naming_only_the_system_is_no_second_finding(text: str) -> None:
+    reading = read(text)
+    assert len(reading.findings) == 1
+    assert [i.why for i in reading.ignored] == ["restates finding #1"]
+
+
+def test_a_renal_lesion_said_not_to_be_cystic_goes_to_the_renal_white_paper() -> None:
+    (finding,) = read("Renal lesion, not cystic, 2.5 cm.").findings
+    assert finding.system == "renal_incidentaloma"

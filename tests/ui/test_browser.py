@@ -414,3 +414,28 @@ async def test_a_page_on_another_origin_cannot_read_a_clinicians_history(
     assert canary not in repr(stolen), f"a page on {elsewhere} read dave's history: {stolen}"
     assert all(stolen[key].startswith("blocked") for key in ("list", "thread", "user")), stolen
     assert stolen["socket"] == "refused", stolen
+
+
+async def test_a_report_is_answered_with_a_rendered_table(
+    server: Server, browser: Browser, db_url: str
+) -> None:
+    """Several findings in one message: the answer leads with the table, rendered as an HTML table."""
+    from tests.agent.test_reports import EXPECTED, REPORT
+
+    add_user(db_url, "erin", PASSWORD)
+    page = await log_in(browser, server.url, "erin", PASSWORD)
+    try:
+        await ask(page, REPORT, timeout_s=MODEL_TURN_S)
+        table = last_answer(page).locator("table").first
+        await expect(table).to_be_visible(timeout=UI_MS)
+        header = [squeeze(h) for h in await table.locator("th").all_inner_texts()]
+        assert header == ["#", "Finding", "System", "Category", "Management", "Rule"]
+        rows = table.locator("tbody tr")
+        await expect(rows).to_have_count(len(EXPECTED), timeout=UI_MS)
+        for i, (system, category) in enumerate(EXPECTED):
+            cells = [squeeze(c) for c in await rows.nth(i).locator("td").all_inner_texts()]
+            assert (cells[0], cells[2], cells[3]) == (str(i + 1), system, category), cells
+        await table.scroll_into_view_if_needed()
+        await screenshot(page, ARTIFACTS, "20-report-table")
+    finally:
+        await page.context.close()

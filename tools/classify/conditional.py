@@ -101,9 +101,17 @@ def _choices(tool: Tool, name: str) -> tuple[tuple[Any, str], ...]:
     info = tool.input_model.model_fields.get(name)
     if info is None:
         return ()
-    return tuple(
-        (v, str(v).lower() if isinstance(v, bool) else str(v)) for v in _finite_values(info.annotation)
-    )
+    values = _finite_values(info.annotation)
+    if _is_list(info.annotation):  # "all that apply": each value on its own is one choice (a tuple validates)
+        return tuple(((v,), str(v)) for v in values)
+    return tuple((v, str(v).lower() if isinstance(v, bool) else str(v)) for v in values)
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is list:
+        return True
+    return origin is not None and origin is not Literal and any(_is_list(a) for a in get_args(annotation))
 
 
 def _finite_values(annotation: Any) -> tuple[Any, ...]:

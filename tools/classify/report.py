@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import Branch, rank, resolve, severity
 from tools.classify.findings import classify_inputs, infer_system
-from tools.classify.negation import negation_trigger
+from tools.classify.negation import is_negated_span, negation_trigger
 from tools.classify.text import find_measurements
 from tools.registry import REGISTRY, Tool, ToolRegistry
 
@@ -87,6 +87,15 @@ class Finding(BaseModel):
         default=None, description="Several nodules: the dominant nodule's number."
     )
     group_rule: str | None = None
+    result: ClassificationResult | None = Field(default=None, exclude=True, repr=False)
+    """The tool's result behind this row (rationale, risk, modifiers); not part of the JSON, and not kept
+    in a checkpoint: a finding read back from one has none."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The finding in the stable JSON shape of `radassist findings --json`."""
+        data = self.model_dump(by_alias=True)
+        first = ("system", "category", "management", "rule", "citation", "missing", "branches", "evidence")
+        return {k: data[k] for k in first} | {k: v for k, v in data.items() if k not in first}
 
     def category_text(self) -> str:
         """The category as a clinician reads it: with its branches when an input is missing."""
@@ -127,19 +136,13 @@ class ReportReading(BaseModel):
     def as_json(self) -> dict[str, Any]:
         """The stable JSON shape of `radassist findings --json`."""
         return {
-            "findings": [_finding_json(f) for f in self.findings],
+            "findings": [f.as_json() for f in self.findings],
             "ignored": [{"text": i.text, "why": i.why, "start": i.start, "end": i.end} for i in self.ignored],
         }
 
     def table(self) -> str:
         """A markdown table: finding, system, category, management, the rule that fired."""
         return render_table(self.findings)
-
-
-def _finding_json(f: Finding) -> dict[str, Any]:
-    data = f.model_dump(by_alias=True)
-    first = ("system", "category", "management", "rule", "citation", "missing", "branches", "evidence")
-    return {k: data[k] for k in first} | {k: v for k, v in data.items() if k not in first}
 
 
 def _cell(text: str | None) -> str:
@@ -333,7 +336,8 @@ def _system_for(organ: str, unit: str, context: str) -> tuple[str | None, str | 
     if organ == "lung":
         return ("lung_rads", None) if _SCREENING.search(both) else ("fleischner", None)
     if organ == "kidney":
-        if _CYSTIC.search(unit) and not _FAT_RENAL.search(unit):
+        cystic = any(not is_negated_span(unit, m.start(), m.end()) for m in _CYSTIC.finditer(unit))
+        if cystic and not _FAT_RENAL.search(unit):  # "renal lesion, not cystic" is no cystic mass
             return "bosniak", None
         return "renal_incidentaloma", None
     if organ == "liver":
@@ -759,15 +763,24 @@ def _context_text(text: str, layout: _Layout) -> str:
 _IMPRESSION = re.compile(r"\b(?:IMPRESSION|CONCLUSIONS?|SUMMARY|OPINION)\s*:", re.IGNORECASE)
 
 
+_SYSTEM_NAME = re.compile(r"bosniak|pi-?\s?rads|bi-?\s?rads|LR-\w+|TR\d", _I)
+"""Organ "lesion" words that are a system's name: alone they ask for a classification, they are no lesion."""
+
+
 def _restated(text: str, unit: _Unit, findings: list[Finding], impression_at: int | None) -> int | None:
     """The number of an earlier finding this unit restates (an impression repeating the findings), or None.
 
     In the impression, a lesion of an organ and side already described is a restatement; elsewhere only one
-    that also repeats a measurement of it.
+    that also repeats a measurement of it, or a question that names only the system ("Bosniak class?",
+    "PI-RADS?" after the lesion): it asks for the last finding of that organ.
     """
     words = text[unit.start : _unit_end(unit)]
     side = _LATERALITY.search(words)
     sizes = {m.dims_mm for m in find_measurements(words)}
+    lesion = _lesion_in(unit.organ, words)
+    same_organ = [f for f in findings if f.organ == unit.organ]
+    if lesion is not None and _SYSTEM_NAME.fullmatch(lesion.group(0)) and not sizes and same_organ:
+        return same_organ[-1].number
     for f in findings:
         if f.organ != unit.organ or (side and f.laterality and side.group(1).lower() != f.laterality):
             continue
@@ -838,6 +851,7 @@ def _classified(
         inputs=dict(inputs),
         read_from={k: v for k, v in extraction.evidence.items() if k in inputs},
         used=dict(r.inputs),
+        result=r,
     )
 
 
@@ -951,7 +965,8 @@ def merge_inputs(
 def find_target(findings: list[Finding], message: str) -> Finding | None:
     """The finding a follow-up refers to: by number ("#2", "the second one"), by organ or system; else None.
 
-    A reference that fits several findings (two lung nodules, "the nodule") is None unless a number says which.
+    A reference that fits several findings (two lung nodules, "the nodule") is None unless a number or the
+    location as the report wrote it ("the LLL nodule") says which.
     """
     m = _NUMBER_REF.search(message)
     if m:
@@ -968,6 +983,8 @@ def find_target(findings: list[Finding], message: str) -> Finding | None:
     if len({f.number for f in by_system}) == 1:
         return by_system[0]
     hits = [f for f in findings if re.search(_ORGAN_WORDS.get(f.organ, r"$^"), message, _I)]
+    if len(hits) > 1:  # two nodules: the lobe (zone, segment) as written may say which
+        hits = [f for f in hits if f.location and re.search(rf"\b{re.escape(f.location)}\b", message, _I)]
     if len(hits) == 1:
         return hits[0]
     if len(findings) == 1:
@@ -993,6 +1010,26 @@ def apply_followup(
     if not new:
         return None
     merged, _ = merge_inputs(target.inputs, dict(new), tool)
-    redone = _classified(tool, target.number, _described(target), target.evidence, merged)
+    described = _described(target)
+    if sizes := [m.text.strip() for m in find_measurements(statement)]:
+        described["measurements"] = sizes  # the row is labelled with the size it was recomputed for
+    redone = _classified(tool, target.number, described, target.evidence, merged)
     redone.read_from = {**target.read_from, **{k: f"follow-up: {statement.strip()}" for k in new}}
     return redone
+
+
+def replace_finding(
+    reading: ReportReading, finding: Finding, *, registry: ToolRegistry | None = None
+) -> ReportReading:
+    """The reading with `finding` in place of the one with its number, the multiple-nodule rule applied again
+    (a follow-up can change which nodule is dominant). `reading` itself is left as it was."""
+    registry = REGISTRY if registry is None else registry
+    if not any(f.number == finding.number for f in reading.findings):
+        raise ValueError(f"the report has no finding #{finding.number}")
+    findings = [
+        (finding if f.number == finding.number else f).model_copy(
+            update={"dominant": None, "managed_with": None}
+        )
+        for f in reading.findings
+    ]
+    return ReportReading(findings=_multiple_nodules(findings, registry), ignored=list(reading.ignored))
