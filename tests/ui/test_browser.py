@@ -272,6 +272,7 @@ async def test_a_cited_source_opens_on_a_resumed_thread_after_a_restart(
         page = await log_in(browser, first.url, "erin", PASSWORD)
         try:
             turn = await ask(page, PREMEDICATION, timeout_s=MODEL_TURN_S)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)  # run alone, no screenshot has made it yet
             (ARTIFACTS / "13-before-restart.txt").write_text(turn.text)
             await expect(page).to_have_url(THREAD_URL, timeout=UI_MS)
             thread_match = THREAD_URL.search(page.url)
