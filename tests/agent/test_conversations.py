@@ -142,7 +142,7 @@ CONVERSATIONS: tuple[Conversation, ...] = (
                 "Correction: she has a 20 pack-year smoking history.",
                 (
                     "High risk means a smoking history or other known risk factors [1].",
-                    "For a single solid nodule under 6 mm in a high-risk patient, CT at 12 months is optional [2].",
+                    "The risk category changes management of solid nodules only [1].",
                 ),
                 Planted("A smoking history always changes the risk category [7].", "unsupported", CITATION),
                 system="fleischner",
