@@ -54,6 +54,8 @@ class AgentDeps:
     demo_aliases: frozenset[str] = frozenset()
     """Aliases marked `demo: true` in models.yaml: they draft nothing unless `draft_with_demo_models`."""
     draft_with_demo_models: bool = False
+    retrieval: bool = True
+    """False skips guideline_search, so `radassist eval --rag off` measures a model without retrieval."""
 
 
 def _ms(start: float) -> float:
@@ -134,12 +136,14 @@ def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
         if results:
             query = f"{message} {results[0]['guideline']} {results[0].get('category') or ''}".strip()
         search = {"query": query, "k": deps.retrieval_k, **({"system": system} if system else {})}
+        hits: list[dict[str, Any]] = []
         try:
-            out = await deps.registry.get("guideline_search").arun(search, deps.tool_context)
-            hits = [h.model_dump() for h in out.hits]  # type: ignore[attr-defined]
-            tool_calls.append(
-                {"tool": "guideline_search", "input": search, "output": {"hits": hits}, "via": "always"}
-            )
+            if deps.retrieval:  # off only in `radassist eval --rag off`
+                out = await deps.registry.get("guideline_search").arun(search, deps.tool_context)
+                hits = [h.model_dump() for h in out.hits]  # type: ignore[attr-defined]
+                tool_calls.append(
+                    {"tool": "guideline_search", "input": search, "output": {"hits": hits}, "via": "always"}
+                )
         except Exception as exc:  # retrieval down must not lose the deterministic answer
             hits = []
             tool_calls.append({"tool": "guideline_search", "input": search, "output": None, "via": "always",

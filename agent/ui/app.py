@@ -17,6 +17,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.input_widget import Select
 
+import agent.ui.evaluation  # the admins' Evaluation page
 import agent.ui.security  # noqa: F401  (login, persistence, isolation)
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded

@@ -1,0 +1,139 @@
+"""The admins' Evaluation page (agent/ui/evaluation.py): admins see the latest report, nobody else does.
+
+In process, against Chainlit's own ASGI app with the project's middleware (login callback, ownership
+guard, security headers, the Evaluation link) and a real migrated database: accounts log in through
+Chainlit's login form, exactly as the browser does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.ui.auth import add_user, disable_user
+
+pytestmark = [pytest.mark.postgres]
+
+PASSWORD = "grey-lung-window-42"
+REPORT = "<!doctype html><title>radassist evaluation</title><p>REPORT-CANARY-51</p>"
+
+
+@pytest.fixture
+async def client(
+    ui_db_url: str, tmp_path: Path, set_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    set_env(DATABASE_URL=ui_db_url, RADASSIST_HOME=str(tmp_path / "home"))
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 64)
+    from chainlit.server import app
+
+    import agent.ui.evaluation  # noqa: F401  (what agent/ui/app.py imports)
+    import agent.ui.security as security
+
+    # The data layer opens its pool on first use; point it at this module's database for this test.
+    monkeypatch.setattr(security._layer, "_url", ui_db_url)
+    monkeypatch.setattr(security._layer, "_pool", None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+    await security._layer.close()
+
+
+def publish_report(home: Path) -> Path:
+    """What a complete `radassist eval` run leaves: a report and the latest.json pointing at it."""
+    run = home / "eval" / "20260101-000000Z"
+    run.mkdir(parents=True)
+    (run / "report.html").write_text(REPORT, encoding="utf-8")
+    pointer = {"report": str(run / "report.html"), "results": str(run / "results.json"), "finished_at": "x"}
+    (home / "eval" / "latest.json").write_text(json.dumps(pointer), encoding="utf-8")
+    return run / "report.html"
+
+
+async def log_in(client: httpx.AsyncClient, name: str) -> httpx.Cookies:
+    response = await client.post("/login", data={"username": name, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return response.cookies
+
+
+async def get_page(client: httpx.AsyncClient, cookies: httpx.Cookies | None = None) -> httpx.Response:
+    client.cookies = cookies or httpx.Cookies()
+    return await client.get("/evaluation")
+
+
+async def test_only_enabled_admins_see_the_report(
+    client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path, make_user: Callable[..., str]
+) -> None:
+    publish_report(tmp_path / "home")
+    admin, clinician, leaver = (f"{p}-{tmp_path.name[-6:]}" for p in ("admin", "clin", "leaver"))
+    add_user(ui_db_url, admin, PASSWORD, role="admin")
+    add_user(ui_db_url, clinician, PASSWORD, role="clinician")
+    add_user(ui_db_url, leaver, PASSWORD, role="admin")
+
+    anonymous = await get_page(client)
+    assert anonymous.status_code == 401 and "CANARY" not in anonymous.text
+
+    as_clinician = await get_page(client, await log_in(client, clinician))
+    assert as_clinician.status_code == 403 and "CANARY" not in as_clinician.text
+
+    as_admin = await get_page(client, await log_in(client, admin))
+    assert as_admin.status_code == 200, as_admin.text
+    assert "REPORT-CANARY-51" in as_admin.text
+    assert as_admin.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in as_admin.headers["content-security-policy"]  # the app's CSP applies
+
+    leaver_cookies = await log_in(client, leaver)
+    assert (await get_page(client, leaver_cookies)).status_code == 200
+    disable_user(ui_db_url, leaver)  # the login token still says "admin"; the database decides
+    refused = await get_page(client, leaver_cookies)
+    assert refused.status_code == 401 and "CANARY" not in refused.text
+
+
+async def test_a_forged_or_bearer_token_is_checked_like_the_cookie(
+    client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chainlit as cl
+    from chainlit.auth import create_jwt
+
+    publish_report(tmp_path / "home")
+    admin = f"admin-{tmp_path.name[-6:]}b"
+    add_user(ui_db_url, admin, PASSWORD, role="admin")
+    token = create_jwt(cl.User(identifier=admin, metadata={"role": "admin"}))
+    ok = await client.get("/evaluation", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and "REPORT-CANARY-51" in ok.text
+
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "t" * 64)
+    forged = create_jwt(cl.User(identifier=admin, metadata={"role": "admin"}))
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 64)
+    refused = await client.get("/evaluation", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401 and "CANARY" not in refused.text
+
+
+async def test_no_report_yet_says_how_to_make_one(
+    client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path
+) -> None:
+    admin = f"admin-{tmp_path.name[-6:]}c"
+    add_user(ui_db_url, admin, PASSWORD, role="admin")
+    response = await get_page(client, await log_in(client, admin))
+    assert response.status_code == 404
+    assert "radassist eval" in response.text
+
+
+async def test_the_evaluation_link_is_offered_to_admins_only(
+    client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path
+) -> None:
+    from agent.ui.evaluation import LINK
+
+    admin, clinician = f"admin-{tmp_path.name[-6:]}d", f"clin-{tmp_path.name[-6:]}d"
+    add_user(ui_db_url, admin, PASSWORD, role="admin")
+    add_user(ui_db_url, clinician, PASSWORD, role="clinician")
+
+    async def header_links(name: str) -> list[dict[str, str]]:
+        client.cookies = await log_in(client, name)
+        response = await client.get("/project/settings")
+        assert response.status_code == 200, response.text
+        return response.json()["ui"].get("header_links") or []
+
+    assert LINK in await header_links(admin)
+    assert all(link["url"] != "/evaluation" for link in await header_links(clinician))
