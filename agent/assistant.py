@@ -74,10 +74,18 @@ def demo_notice(config: ModelsConfig, experts: dict[str, Expert], draft_with_dem
 class Assistant:
     """The compiled graph with its dependencies; one per process."""
 
-    def __init__(self, deps: AgentDeps, graph: Any, pool: Any = None, notice: str | None = None) -> None:
+    def __init__(
+        self,
+        deps: AgentDeps,
+        graph: Any,
+        pool: Any = None,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
+        notice: str | None = None,
+    ) -> None:
         self.deps = deps
         self.graph = graph
         self.pool = pool
+        self.max_message_chars = max_message_chars
         self.notice = notice
         """Said once per CLI command or chat session (a demo model is configured), else None."""
 
@@ -94,9 +102,9 @@ class Assistant:
         """Answer one message in a thread (a new thread when None), streaming events to `on_event`."""
         if not message.strip():
             raise ValueError("the message is empty")
-        if len(message) > MAX_MESSAGE_CHARS:
+        if len(message) > self.max_message_chars:
             raise ValueError(
-                f"the message is too long ({len(message)} characters; at most {MAX_MESSAGE_CHARS})"
+                f"the message is too long ({len(message)} characters; at most {self.max_message_chars})"
             )
         if expert is not None and expert not in self.deps.experts:
             raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.deps.experts)}")
@@ -204,18 +212,28 @@ async def build_deps(runtime: Runtime) -> AgentDeps:
 
 @asynccontextmanager
 async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
-    """The assistant with memory checkpointed in PostgreSQL (its own pool, as LangGraph requires)."""
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
+    """The assistant with memory checkpointed in PostgreSQL (its own pool, as LangGraph requires),
+    encrypted at rest with the key in RADASSIST_HOME (agent/security/checkpoints.py)."""
     from agent.db import open_checkpoint_pool
+    from agent.security.checkpoints import EncryptedPostgresSaver, checkpoint_key, encrypted_serde
 
+    serde = encrypted_serde(checkpoint_key(runtime.settings))
     pool = open_checkpoint_pool(runtime.database_url)
     try:
         await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = EncryptedPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
         await saver.setup()
         deps = await build_deps(runtime)
         notice = demo_notice(runtime.gateway.config, deps.experts, deps.draft_with_demo_models)
-        yield Assistant(deps, build_graph(deps, checkpointer=saver), pool=runtime.pool, notice=notice)
+        limit = (
+            runtime.settings.max_message_chars
+        )  # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
+        yield Assistant(
+            deps,
+            build_graph(deps, checkpointer=saver),
+            pool=runtime.pool,
+            max_message_chars=limit,
+            notice=notice,
+        )
     finally:
         await pool.close()

@@ -31,10 +31,19 @@ class Runtime:
         self.tool_context = ToolContext(pool=self.pool, gateway=self.gateway, settings=self.settings)
 
 
+_prepared: set[str] = set()
+
+
 def prepare_database(settings: Settings) -> str:
-    """Start or reach the database and apply pending migrations; return its URL."""
+    """Start or reach the database and apply pending migrations, once per process; return its URL.
+
+    `radassist serve` prepares the database before starting the web server, whose start-up then opens
+    the runtime in the same process: the second call finds the migrations already checked.
+    """
     url = database_url(settings)
-    migrate(url)
+    if url not in _prepared:
+        migrate(url)
+        _prepared.add(url)
     return url
 
 

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,35 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = Field(
+        default=None,
+        description="The address clinicians open (e.g. https://radassist.hospital.example behind a TLS proxy); "
+        "the only origin the browser may call the server from. Unset: the local address.",
+    )
+    session_idle_timeout: int = Field(
+        default=1800, ge=1, description="Seconds without a request after which a login session ends."
+    )
+    session_lifetime: int = Field(
+        default=43200, ge=1, description="Seconds after login at which a session ends, however active."
+    )
+    max_message_chars: int = Field(
+        default=8000, ge=1, description="Longer chat messages are refused before anything is stored."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account before it is locked (with growing back-off)."
+    )
+    login_max_failures_per_client: int = Field(
+        default=20, ge=1, description="Failed logins per client address before it is locked."
+    )
+    login_lockout_max: int = Field(default=900, ge=1, description="Longest login lock, in seconds.")
+    login_attempts_per_minute: int = Field(
+        default=30, ge=1, description="Login attempts per client address and minute, whatever their outcome."
+    )
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def pgdata(self) -> Path:

@@ -25,9 +25,17 @@ async def login(base_url: str, identifier: str, password: str) -> str:
 class ChatClient:
     """One chat session against a running Chainlit server."""
 
-    def __init__(self, base_url: str, *, cookie: str | None = None, thread_id: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cookie: str | None = None,
+        thread_id: str | None = None,
+        origin: str | None = None,
+    ) -> None:
         self.base_url = base_url
         self.cookie = cookie
+        self.origin = origin  # the Origin header a browser would send (none by default, like a script)
         self.thread_id = thread_id or str(uuid.uuid4())
         self.session_id = str(uuid.uuid4())
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -40,6 +48,7 @@ class ChatClient:
             "update_message",
             "task_start",
             "task_end",
+            "toast",
         ):
             self.sio.on(name, self._recorder(name))
 
@@ -53,18 +62,20 @@ class ChatClient:
 
     async def connect(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else {}
+        if self.origin:
+            headers["Origin"] = self.origin
         auth = {"clientType": "webapp", "sessionId": self.session_id, "threadId": self.thread_id}
         await self.sio.connect(
             self.base_url, socketio_path="/ws/socket.io", transports=["websocket"], auth=auth, headers=headers
         )
         await self.sio.emit("connection_successful")
 
-    async def ask(self, text: str, *, timeout: float = 120) -> str:
-        """Send a user message and return the assistant's final text once the task ends."""
+    async def send(self, text: str, *, message_id: str | None = None) -> str:
+        """Send a user message without waiting for anything; return its id."""
         self.events.clear()
         self._task_end.clear()
         message = {
-            "id": str(uuid.uuid4()),
+            "id": message_id or str(uuid.uuid4()),
             "threadId": self.thread_id,
             "name": "User",
             "type": "user_message",
@@ -72,6 +83,11 @@ class ChatClient:
             "createdAt": datetime.now(UTC).isoformat(),
         }
         await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+        return str(message["id"])
+
+    async def ask(self, text: str, *, timeout: float = 120, message_id: str | None = None) -> str:
+        """Send a user message and return the assistant's final text once the task ends."""
+        await self.send(text, message_id=message_id)
         await asyncio.wait_for(self._wait_for_answer(), timeout)
         return self.answer()
 

@@ -136,5 +136,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     url = database_url(get_settings())
     migrate(url)
     count = write_export(url, args.out)
+    from agent.security.audit import record_local
+
+    record_local(url, action="feedback.export", detail={"records": count})
     print(f"exported {count} rating(s) to {args.out}")
     return 0

@@ -30,6 +30,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         mode = entry.model_info.get("mode", "chat")
         demo = "  (demo model: proves the path, not the quality)" if entry.is_demo else ""
         print(f"{entry.model_name:<20} {mode:<10} {where:<8}  {params.model}{demo}")
+    for alias in config.aliases():
+        if config.leaves_machine(alias):
+            if config.allows_phi(alias):
+                policy = "receives patient identifiers (allow_phi: true)"
+            elif fallback := config.phi_fallback(alias):
+                policy = f"text with patient identifiers goes to {fallback} instead"
+            else:
+                policy = "text with patient identifiers is not sent (no local fallback)"
+            print(f"{alias}: {policy}")
     return 0
 
 
@@ -56,4 +65,18 @@ def cmd_test(args: argparse.Namespace) -> int:
             f"note: {args.alias} is marked as a demo model (model_info.demo in {settings.models_file}): "
             "expect weak text; bind a capable model there for useful commentary."
         )
+    from agent.db import database_url, migrate
+    from agent.security.audit import record_local
+
+    try:
+        url = database_url(settings)
+        migrate(url)
+        record_local(
+            url,
+            action="models.test",
+            target=args.alias,
+            detail={"remote": gateway.config.leaves_machine(args.alias)},
+        )
+    except Exception as exc:  # the database is not needed to test a model; say so, do not fail
+        print(f"(not recorded in the audit trail: {type(exc).__name__})")
     return 0

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.ui.auth import Account
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,12 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     list_.set_defaults(func=cmd_list)
 
     disable = users_sub.add_parser(
-        "disable", help="disable an account: no new logins, existing sessions refused; history kept"
+        "disable", help="disable an account: no new logins, its sessions end at once; history kept"
     )
     disable.add_argument("name", metavar="NAME")
     disable.set_defaults(func=cmd_disable)
 
-    passwd = users_sub.add_parser("passwd", help="set a new password for an account (and re-enable it)")
+    passwd = users_sub.add_parser(
+        "passwd", help="set a new password for an account (and re-enable it); its sessions end at once"
+    )
     passwd.add_argument("name", metavar="NAME")
     passwd.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"
@@ -64,13 +71,30 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+def _audited(url: str, action: str, name: str, change: Callable[[], Account], **detail: object) -> Account:
+    """Run an account change and record it in the audit trail, whether it succeeds or not."""
+    from agent.errors import RadassistError
+    from agent.security.audit import record_local
+
+    try:
+        account = change()
+    except RadassistError:
+        record_local(url, action=action, target=name, result="failure", detail=dict(detail))
+        raise
+    record_local(url, action=action, target=account.identifier, detail=dict(detail))
+    return account
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from agent.ui.auth import add_user, check_identifier, check_password_strength
 
     check_identifier(args.name)
     password = _read_password(args)
     check_password_strength(password, args.name)  # before touching the database
-    account = add_user(_database_url(), args.name, password, args.role)
+    url = _database_url()
+    account = _audited(
+        url, "users.add", args.name, lambda: add_user(url, args.name, password, args.role), role=args.role
+    )
     print(f"added {account.identifier} ({account.role})")
     return 0
 
@@ -93,7 +117,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_disable(args: argparse.Namespace) -> int:
     from agent.ui.auth import disable_user
 
-    account = disable_user(_database_url(), args.name)
+    url = _database_url()
+    account = _audited(url, "users.disable", args.name, lambda: disable_user(url, args.name))
     print(f"disabled {account.identifier}")
     return 0
 
@@ -103,6 +128,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
     password = _read_password(args)
     check_password_strength(password, args.name)
-    account = set_password(_database_url(), args.name, password)
+    url = _database_url()
+    account = _audited(url, "users.passwd", args.name, lambda: set_password(url, args.name, password))
     print(f"password set for {account.identifier}")
     return 0

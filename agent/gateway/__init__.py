@@ -1,7 +1,9 @@
 """The model gateway: models.yaml -> a litellm Router with our two in-process providers.
 
 The rest of the app calls only `Gateway` methods with an alias ('default', 'router', 'embedder',
-an expert's alias); which model answers is the admin's choice in models.yaml.
+an expert's alias); which model answers is the admin's choice in models.yaml. Every method first asks
+the egress guard (agent/gateway/phi.py) where the call may go: text with patient identifiers never
+reaches an alias whose calls leave this machine, unless models.yaml allows it.
 
 litellm and llama-cpp-python are imported when the first chat call needs them, not before: a CLI
 command that only searches or classifies never pays for them. Local embeddings go straight to the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,13 +28,23 @@ from agent.errors import RadassistError
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
 from agent.gateway.gguf import file_sha256, resolve_gguf
+from agent.gateway.phi import PhiWithheld, decide, message_texts, record_egress
 
 if TYPE_CHECKING:
     from litellm import Router
 
     from agent.gateway.llamacpp import LlamaCppProvider
 
-__all__ = ["Gateway", "ModelCall", "ModelEntry", "ModelsConfig", "load_models_config", "record_model_calls"]
+__all__ = [
+    "Gateway",
+    "ModelCall",
+    "ModelEntry",
+    "ModelsConfig",
+    "PhiWithheld",
+    "load_models_config",
+    "record_egress",
+    "record_model_calls",
+]
 
 
 @dataclass
@@ -76,6 +89,7 @@ def _record(alias: str, kind: str, tokens: int, start: float, first_token: float
 
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _SAMPLING_KEYS = (
     "temperature",
     "top_p",
@@ -131,7 +145,9 @@ class Gateway:
         ] + [{"provider": name, "custom_handler": handler} for name, handler in ours.items()]
         custom_llm_setup()
         litellm.suppress_debug_info = True
-        litellm.turn_off_message_logging = True  # no prompts (possible PHI) in litellm's logs
+        litellm.turn_off_message_logging = True  # no prompts (possible PHI) in litellm's callbacks
+        for name in _LITELLM_LOGGERS:  # its debug lines print whole requests: never below WARNING,
+            logging.getLogger(name).setLevel(logging.WARNING)  # whatever level the root logger has
         for key in _SAFE_LITELLM_SETTINGS:
             if key in self.config.litellm_settings:
                 setattr(litellm, key, self.config.litellm_settings[key])
@@ -147,10 +163,19 @@ class Gateway:
     def from_file(cls, path: Path, *, model_dir: Path | None = None) -> Gateway:
         return cls(load_models_config(path, model_dir=model_dir), model_dir=model_dir)
 
+    # -- where a call may go --------------------------------------------------------------------
+    def _egress(self, alias: str, texts: list[str], *, may_fall_back: bool = True) -> str:
+        """The alias that may receive these texts (the alias itself, or its local fallback); else PhiWithheld."""
+        self.config.entries(alias)
+        decision = decide(self.config, alias, texts, may_fall_back=may_fall_back)
+        if decision.sent_to is None:
+            raise PhiWithheld(decision)
+        return decision.sent_to
+
     # -- chat --------------------------------------------------------------------------------
     async def acomplete(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> str:
         """Return the whole reply text of one chat completion."""
-        self.config.entries(alias)
+        alias = self._egress(alias, message_texts(messages))
         start = time.perf_counter()
         response = await self.router.acompletion(model=alias, messages=messages, **params)
         usage = getattr(response, "usage", None)
@@ -159,7 +184,7 @@ class Gateway:
 
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
         """Yield the reply text as it is generated."""
-        self.config.entries(alias)
+        alias = self._egress(alias, message_texts(messages))
         start, tokens, first = time.perf_counter(), 0, None
         response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
         try:
@@ -190,7 +215,7 @@ class Gateway:
         self, alias: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], **params: Any
     ) -> list[tuple[str, dict[str, Any]]]:
         """Let a model with native tool calling choose tools; returns (name, arguments) pairs, unvalidated."""
-        self.config.entries(alias)
+        alias = self._egress(alias, message_texts(messages))
         start = time.perf_counter()
         response = await self.router.acompletion(
             model=alias, messages=messages, tools=tools, tool_choice="auto", **params
@@ -208,7 +233,11 @@ class Gateway:
 
     # -- embeddings --------------------------------------------------------------------------
     async def aembed(self, alias: str, texts: list[str]) -> list[list[float]]:
-        """Embed texts with the model behind `alias` (default: the bundled MiniLM)."""
+        """Embed texts with the model behind `alias` (default: the bundled MiniLM).
+
+        No fallback here: another model's vectors would not match the knowledge base's.
+        """
+        alias = self._egress(alias, list(texts), may_fall_back=False)
         params = self.config.entry(alias).litellm_params
         if params.provider == "sentence_transformers":  # in-process: no Router, no litellm import
             return await asyncio.to_thread(self.embeddings.encode, params.target, texts)

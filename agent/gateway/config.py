@@ -56,7 +56,13 @@ class ModelEntry(BaseModel):
 
     @property
     def is_local(self) -> bool:
-        """True when calls stay on this machine or the hospital's own services (no PHI egress)."""
+        """True when calls stay on this machine or the hospital's own services (no PHI egress).
+
+        `model_info: {remote: true}` declares a deployment remote whatever its address says (a proxy on
+        this machine that forwards to a cloud provider).
+        """
+        if self.model_info.get("remote") is True:
+            return False
         params = self.litellm_params
         if params.provider in CUSTOM_PROVIDERS:
             return True
@@ -102,6 +108,43 @@ class ModelsConfig(BaseModel):
     def demo_aliases(self) -> frozenset[str]:
         """Aliases marked as demo models: their drafts are skipped unless an admin turns drafting on."""
         return frozenset(e.model_name for e in self.model_list if e.is_demo)
+
+    # -- where calls go (agent/gateway/phi.py) ----------------------------------------------------
+
+    def reachable(self, alias: str) -> list[ModelEntry]:
+        """Every deployment a call to `alias` may reach: its own and those of its litellm fallbacks."""
+        settings = self.router_settings
+        rules = [
+            dict(rule)
+            for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+            for rule in settings.get(key) or []
+        ]
+        seen: list[str] = []
+        todo = [alias]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.append(current)
+            for rule in rules:
+                todo.extend(rule.get(current, []))
+            todo.extend(settings.get("default_fallbacks") or [])
+        return [e for name in seen for e in self.model_list if e.model_name == name]
+
+    def leaves_machine(self, alias: str) -> bool:
+        """True when a call to `alias` may reach a remote deployment (directly or as a fallback)."""
+        return any(not e.is_local for e in self.reachable(alias))
+
+    def allows_phi(self, alias: str) -> bool:
+        """True when every remote deployment `alias` may reach is marked `allow_phi: true`."""
+        return all(e.is_local or e.model_info.get("allow_phi") is True for e in self.reachable(alias))
+
+    def phi_fallback(self, alias: str) -> str | None:
+        """The local alias that takes a remote alias's calls when the text has patient identifiers."""
+        chosen = self.entry(alias).model_info.get("phi_fallback")
+        if chosen is None and "default" in self.aliases() and not self.leaves_machine("default"):
+            chosen = "default"
+        return str(chosen) if chosen is not None and chosen != alias else None
 
 
 # Providers seen in models.yaml files, checked without importing litellm (about 2.5 s per command);
@@ -173,7 +216,26 @@ def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> 
                 raise RadassistError(f"{where}: {exc}") from None
     for alias in REQUIRED_ALIASES:
         config.entries(alias)
+    for i, entry in enumerate(config.model_list):
+        _check_phi_settings(config, entry, f"{path}: model_list[{i}] (alias {entry.model_name!r})")
     for rule in config.router_settings.get("fallbacks", []) or []:
         for src, targets in dict(rule).items():
             for alias in [src, *targets]:
                 config.entries(alias)
+
+
+def _check_phi_settings(config: ModelsConfig, entry: ModelEntry, where: str) -> None:
+    """`remote` and `allow_phi` are booleans; a `phi_fallback` is a defined alias whose calls stay local."""
+    info = entry.model_info
+    for key in ("remote", "allow_phi"):
+        if key in info and not isinstance(info[key], bool):
+            raise RadassistError(f"{where}: model_info.{key} must be true or false, not {info[key]!r}")
+    fallback = info.get("phi_fallback")
+    if fallback is None:
+        return
+    if not isinstance(fallback, str) or fallback not in config.aliases():
+        raise RadassistError(f"{where}: model_info.phi_fallback {fallback!r} is not an alias in this file")
+    if config.leaves_machine(fallback):
+        raise RadassistError(
+            f"{where}: model_info.phi_fallback {fallback!r} must be a local alias (its calls leave this machine)"
+        )

@@ -8,6 +8,7 @@ id, so a resumed conversation keeps its memory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -17,11 +18,14 @@ from typing import Any
 import chainlit as cl
 from chainlit.input_widget import Select
 
-import agent.ui.evaluation  # the admins' Evaluation page
-import agent.ui.security  # noqa: F401  (login, persistence, isolation)
+import agent.ui.evaluation  # noqa: F401  (the admins' Evaluation page)
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded
+from agent.gateway import record_egress
+from agent.gateway.phi import EgressDecision
 from agent.runtime import Runtime, open_runtime
+from agent.ui import security  # login, sessions, persistence, isolation, origins, headers
+from agent.ui.draft_filter import DraftFilter
 from agent.ui.render import (
     gate_markdown,
     retrieval_markdown,
@@ -58,9 +62,22 @@ STARTERS = [
 async def startup() -> None:
     stack = AsyncExitStack()
     runtime: Runtime = await stack.enter_async_context(open_runtime())
+    security.use_pool(runtime.pool)  # one pool per process: the chat history uses the runtime's
     assistant: Assistant = await stack.enter_async_context(open_assistant(runtime))
     runtime.gateway.warm("default")
     _state.update(stack=stack, runtime=runtime, assistant=assistant)
+    config = runtime.gateway.config
+    source = config.source.read_bytes() if config.source else b""
+    await security.record(
+        "models.loaded",
+        actor="system",
+        target=str(config.source or ""),
+        detail={
+            "sha256": hashlib.sha256(source).hexdigest(),
+            "remote_aliases": [a for a in config.aliases() if config.leaves_machine(a)],
+            "phi_allowed": [a for a in config.aliases() if config.leaves_machine(a) and config.allows_phi(a)],
+        },
+    )
 
 
 @cl.on_app_shutdown
@@ -116,6 +133,10 @@ async def chat_start() -> None:
 @cl.on_chat_resume
 async def chat_resume(thread: dict[str, Any]) -> None:
     """History is shown from the data layer; the agent's memory comes from the LangGraph checkpoint."""
+    user = cl.user_session.get("user")
+    await security.record(
+        "thread.read", actor=user.identifier if user else "", target=str(thread.get("id", ""))
+    )
     await _send_settings()
 
 
@@ -137,10 +158,12 @@ class TurnView:
     The verified answer then replaces the message's content.
     """
 
-    def __init__(self, answer: cl.Message, active_model: str) -> None:
+    def __init__(self, answer: cl.Message, active_model: str, prompts: dict[str, str]) -> None:
         self.answer = answer
         self.active_model = active_model
+        self.prompts = prompts  # each expert's system prompt, which its draft must not repeat
         self.draft: cl.Step | None = None
+        self.filter: tuple[str, DraftFilter] | None = None  # the expert whose draft is streaming, its filter
         self.model_errors: list[str] = []
 
     async def on_event(self, event: dict[str, Any]) -> None:
@@ -153,15 +176,25 @@ class TurnView:
                 label = "revision" if event.get("revision") else "draft"
                 self.draft = cl.Step(name=f"Model {label} ({event['expert']}), being verified", type="llm")
                 await self.draft.send()
-            await self.draft.stream_token(event["text"])
+            if self.filter is None or self.filter[0] != event["expert"]:
+                await self.flush_filter()
+                self.filter = (event["expert"], DraftFilter([self.prompts.get(event["expert"], "")]))
+            if shown := self.filter[1].feed(event["text"]):  # no links, images or prompt echo reach the page
+                await self.draft.stream_token(shown)
         elif kind == "model_error":
             self.model_errors.append(event["error"])
         elif kind == "step":
             await self.close_draft()
             await self.step(event["name"], event["data"])
 
+    async def flush_filter(self) -> None:
+        if self.filter is not None and self.draft is not None and (rest := self.filter[1].flush()):
+            await self.draft.stream_token(rest)
+        self.filter = None
+
     async def close_draft(self) -> None:
         if self.draft is not None:
+            await self.flush_filter()
             await self.draft.update()
             self.draft = None
 
@@ -188,16 +221,19 @@ async def on_message(message: cl.Message) -> None:
     expert = _choice(settings, "expert", AUTOMATIC)
     model = _choice(settings, "model", DEFAULT_MODEL)
     answer = cl.Message(content="")
-    view = TurnView(answer, model or DEFAULT_MODEL)
+    assistant = _assistant()
+    view = TurnView(answer, model or DEFAULT_MODEL, {n: e.prompt for n, e in assistant.deps.experts.items()})
     try:
-        result = await _assistant().ask(
-            message.content,
-            thread_id=cl.context.session.thread_id,
-            expert=expert,
-            model=model,
-            on_event=view.on_event,
-            message_id=answer.id,
-        )
+        with record_egress() as egress:
+            result = await assistant.ask(
+                message.content,
+                thread_id=cl.context.session.thread_id,
+                expert=expert,
+                model=model,
+                on_event=view.on_event,
+                message_id=answer.id,
+            )
+        await view.close_draft()
     except ValueError as exc:  # input the user can fix (empty, too long, unknown expert)
         await cl.ErrorMessage(content=f"Could not answer: {exc}").send()
         return
@@ -206,7 +242,10 @@ async def on_message(message: cl.Message) -> None:
         await cl.ErrorMessage(content=_failure_text(exc)).send()
         return
     content = result.answer
-    if view.model_errors:
+    await _audit_egress(egress)
+    if notice := egress_notice(egress):
+        content = f"{notice}\n\n{content}"
+    elif view.model_errors:
         content = (
             "⚠ The language model did not respond, so this answer comes only from the classification tools and "
             f"the guideline library.\n\n{content}"
@@ -222,6 +261,38 @@ async def on_message(message: cl.Message) -> None:
     answer.content = content
     answer.elements = source_elements(result.citations)  # type: ignore[assignment]
     await answer.send()
+
+
+def egress_notice(decisions: list[EgressDecision]) -> str | None:
+    """What the clinician is told when patient identifiers kept a remote model out of the turn."""
+    withheld = [d for d in decisions if d.action in ("fallback", "blocked")]
+    if not withheld:
+        return None
+    kinds = ", ".join(sorted({k.replace("_", " ") for d in withheld for k in d.kinds}))
+    remote = ", ".join(sorted({d.requested for d in withheld}))
+    local = sorted({d.sent_to for d in withheld if d.sent_to})
+    instead = (
+        f"the local model alias {', '.join(local)} answered instead"
+        if local and not any(d.action == "blocked" for d in withheld)
+        else "no model saw it: this answer comes from the classification tools and the guideline library"
+    )
+    return (
+        f"⚠ This conversation contains what looks like patient identifiers ({kinds}), and model alias {remote} "
+        f"sends data off this machine, so {instead}."
+    )
+
+
+async def _audit_egress(decisions: list[EgressDecision]) -> None:
+    """Record each remote-model decision of the turn (alias, outcome, identifier kinds and counts)."""
+    user = cl.user_session.get("user")
+    for d in decisions:
+        await security.record(
+            "model.phi_guard",
+            actor=user.identifier if user else "",
+            target=d.requested,
+            result="success" if d.action in ("allowed", "clean") else "denied",
+            detail={"action": d.action, "sent_to": d.sent_to, "identifiers": d.kinds},
+        )
 
 
 def _failure_text(exc: Exception) -> str:

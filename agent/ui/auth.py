@@ -9,14 +9,12 @@ loads, and the CLI uses the account helpers without it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import os
 import re
 import secrets
-import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +25,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agent.errors import RadassistError
+from agent.security.sessions import revoke_user_sessions
+from agent.security.throttle import PASSWORD_HASHING, PasswordHasher
 from agent.settings import Settings
 
 Role = Literal["clinician", "admin"]
@@ -142,10 +142,14 @@ def check_role(role: str) -> Role:
 # -- login --------------------------------------------------------------------------------------------
 
 
-async def authenticate(identifier: str, password: str, *, pool: AsyncConnectionPool) -> Account | None:
+async def authenticate(
+    identifier: str, password: str, *, pool: AsyncConnectionPool, hasher: PasswordHasher = PASSWORD_HASHING
+) -> Account | None:
     """Return the account when the identifier and password match an enabled account, else None.
 
-    scrypt runs in a worker thread so a login never blocks the event loop for its ~0.3 s.
+    scrypt runs on the password-hashing pool (agent/security/throttle.py): a login never blocks the event
+    loop for its ~0.3 s, and a flood of logins never takes the threads the model and the database use.
+    Raises Throttled when that pool's queue is full.
     """
     row = None
     if IDENTIFIER.match(identifier or ""):
@@ -157,7 +161,7 @@ async def authenticate(identifier: str, password: str, *, pool: AsyncConnectionP
             )
             row = await cur.fetchone()
     stored = row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH
-    matches = await asyncio.to_thread(verify_password, password or "", stored)
+    matches = await hasher.run(verify_password, password or "", stored)
     if row is None or row["disabled"] or not row["password_hash"] or not matches:
         return None
     return _account(row)
@@ -208,7 +212,7 @@ def list_users(url: str) -> list[Account]:
 
 
 def disable_user(url: str, identifier: str) -> Account:
-    """Disable an account: it can no longer log in, and its existing sessions are refused."""
+    """Disable an account: it can no longer log in, and its sessions end at once."""
     from agent.db import connect
 
     with connect(url, row_factory=dict_row) as conn:
@@ -217,13 +221,14 @@ def disable_user(url: str, identifier: str) -> Account:
             " RETURNING id, identifier, role, disabled, created_at",
             (identifier,),
         ).fetchone()
+        revoke_user_sessions(conn, identifier, "account disabled")
     if row is None:
         raise RadassistError(f"no user named {identifier!r} (see `radassist users list`)")
     return _account(row)
 
 
 def set_password(url: str, identifier: str, password: str) -> Account:
-    """Replace an account's password (and re-enable it): the admin's way to reset a forgotten one."""
+    """Replace an account's password (and re-enable it); its sessions end, so every device logs in again."""
     check_password_strength(password, identifier)
     password_hash = hash_password(password)
     from agent.db import connect
@@ -234,6 +239,7 @@ def set_password(url: str, identifier: str, password: str) -> Account:
             " RETURNING id, identifier, role, disabled, created_at",
             (password_hash, identifier),
         ).fetchone()
+        revoke_user_sessions(conn, identifier, "password changed")
     if row is None:
         raise RadassistError(f"no user named {identifier!r} (see `radassist users list`)")
     return _account(row)
@@ -290,26 +296,7 @@ def ensure_auth_secret(settings: Settings) -> str:
 
 
 def _secret_from_file(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        # Write a private temporary file, then link it into place: two processes starting at once
-        # agree on one secret, and nobody ever reads a half-written file.
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write(secrets.token_urlsafe(48))  # 64 characters, 384 random bits
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                pass
-        finally:
-            temp.unlink(missing_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise RadassistError(
-            f"{path}: readable by other users (mode {mode:o}); run `chmod 600 {path}` or delete it"
-        )
-    return path.read_text(encoding="ascii").strip()
+    from agent.security.secrets import private_file
+
+    made = secrets.token_urlsafe(48).encode("ascii")  # 64 characters, 384 random bits
+    return private_file(path, made).decode("ascii").strip()

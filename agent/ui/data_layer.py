@@ -49,6 +49,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from agent.security.erasure import erase_threads
+
 if TYPE_CHECKING:
     from chainlit.element import Element, ElementDict
     from chainlit.step import StepDict
@@ -330,7 +332,11 @@ LEFT JOIN feedback f ON f.step_id = s.id AND f.user_id = %(owner)s
 
 
 class PostgresDataLayer(BaseDataLayer):
-    """Chainlit's data layer on a psycopg 3 pool: the project's own pool, or one opened on first use."""
+    """Chainlit's data layer on a psycopg 3 pool: the runtime's pool, or one opened on first use.
+
+    The chat UI hands it the runtime's pool at start-up (`use_pool`), so the server has one pool;
+    a layer built without one (tests, tools) opens its own on first use.
+    """
 
     def __init__(self, url: str | None = None, *, pool: AsyncConnectionPool | None = None) -> None:
         self._url = url
@@ -338,8 +344,14 @@ class PostgresDataLayer(BaseDataLayer):
         self._owns_pool = pool is None
         self._opening: asyncio.Lock | None = None
 
+    def use_pool(self, pool: AsyncConnectionPool) -> None:
+        """Work on this (already open) pool from now on; closing the layer leaves it open."""
+        if self._pool is not None and self._owns_pool:
+            raise RuntimeError("the data layer already opened its own pool")
+        self._pool, self._owns_pool = pool, False
+
     async def pool(self) -> AsyncConnectionPool:
-        """The open pool; the first call opens it (on DATABASE_URL or the embedded server)."""
+        """The open pool; without one from `use_pool`, the first call opens one (DATABASE_URL or embedded)."""
         if self._pool is None:
             self._opening = self._opening or asyncio.Lock()
             async with self._opening:
@@ -572,15 +584,17 @@ class PostgresDataLayer(BaseDataLayer):
                 raise AccessDenied(f"thread {thread_id} belongs to another user")
 
     async def delete_thread(self, thread_id: str) -> None:
-        """Delete a thread and, by cascade, its steps, elements and feedback."""
-        async with (await self.pool()).connection() as conn:
+        """Erase a thread everywhere, in one transaction: its steps, elements and feedback (by cascade),
+        the answers' provenance and the agent's checkpoints (agent/security/erasure.py)."""
+        async with (await self.pool()).connection() as conn, conn.transaction():
             actor_id = await self._actor_id(conn)
-            cur = await conn.execute(
-                "DELETE FROM threads WHERE id = %(id)s AND (%(actor)s::text IS NULL OR user_id = %(actor)s)",
-                {"id": thread_id, "actor": actor_id},
-            )
-            if cur.rowcount == 0 and await _exists(conn, "threads", thread_id):
+            cur = await conn.execute("SELECT user_id FROM threads WHERE id = %s FOR UPDATE", (thread_id,))
+            row = await cur.fetchone()
+            if row is None:
+                return
+            if actor_id is not None and row[0] != actor_id:
                 raise AccessDenied(f"thread {thread_id} belongs to another user")
+            await erase_threads(conn, [thread_id])
 
     # -- steps --------------------------------------------------------------------------------------
 

@@ -1,48 +1,76 @@
-"""Login, persisted history and per-user isolation for the Chainlit app (imported once by app.py).
+"""Login, sessions, isolation, origins and response headers for the Chainlit app (imported once by app.py).
 
 What Chainlit 2.12 checks by itself, read in chainlit/server.py and socket.py, and what this adds:
 
 | Entry point (ids it takes)                        | Chainlit 2.12                                   | Added here |
 |---------------------------------------------------|-------------------------------------------------|------------|
-| GET /project/thread/{thread}                      | `is_thread_author` (401/404)                    | - |
+| GET /project/thread/{thread}                      | `is_thread_author` (401/404)                    | audited (`thread.read`) |
 | GET /project/thread/{thread}/element/{element}    | author of {thread}; element looked up in it     | data layer matches element *and* thread |
-| PUT, DELETE /project/thread (rename, delete)      | `is_thread_author`                              | data layer refuses non-owners too |
-| POST /project/threads (history list)              | filter.userId forced to the caller              | cursor from another user's thread ignored |
+| PUT, DELETE /project/thread (rename, delete)      | `is_thread_author`                              | data layer refuses non-owners too; delete erases provenance and checkpoints too, audited |
+| POST /project/threads (history list)              | filter.userId forced to the caller              | cursor from another user's thread ignored; audited (`thread.list`) |
 | PUT /project/thread/share, GET /project/share/{t} | share: author only, but ignores `allow_thread_sharing`; view: anyone, even anonymous, once shared | both refused (404): sharing is off |
 | PUT /feedback                                     | **no ownership check**; the client's feedback id is upserted; `on_feedback` runs in the session named by the client's sessionId | step must be in the caller's thread, session must be the caller's; data layer ignores the client's feedback id |
 | DELETE /feedback                                  | **no ownership check** (deletes any id)         | feedback must be the caller's (404) |
 | PUT, DELETE /project/element                      | session must be the caller's, but the element's threadId and forId come from the client | element, its thread and its step must be in that session's thread; data layer refuses too |
 | GET /project/file/{id}?session_id=                | session must be the caller's                    | - |
 | POST /project/action, /mcp                        | session must be the caller's; MCP disabled      | /mcp refused outright |
-| socket connect (auth.threadId, auth.sessionId)    | refuses another user's thread (via `get_thread`) and session (since 2.10.1) | data layer never lets a session write into, or take over, another user's thread |
-| any request from a disabled account               | its login cookie stays valid until it expires   | refused (401) on every API and socket request |
+| POST /auth/jwt, /auth/header, /auth/oauth/...     | mint a login cookie from another credential     | refused (404): password login only |
+| /docs, /redoc, /openapi.json                      | FastAPI's defaults, public                      | refused (404) |
+| any request with a login token                    | the token is valid until it expires (12 h), even after logout | its server-side session must be usable: logout, password change, disabled account, revocation, idle timeout and lifetime end it at once |
+| any request with an Origin header                 | CORS echoes any origin with credentials (`allow_origins = ["*"]`) | only the public origin; others refused (403) |
+| POST /login                                       | no throttling                                   | back-off per account and per client address, attempts per client address, bounded hashing pool: 429 + Retry-After; audited |
+| socket handshake and events                       | no Origin check; events of disabled features handled | agent/ui/socket_guard.py |
 
-The guard is a plain ASGI middleware (so a context variable it sets reaches the endpoint): it decodes
-the login token like Chainlit does, refuses tokens of disabled accounts, checks the routes above, and
-tells the data layer who is acting (agent/ui/data_layer.py refuses writes to threads the actor does
-not own, whatever the entry point).
-
-Not handled here (security-and-reliability.md T9): /logout only clears the cookie, so a copied login
-token stays valid until it expires (12 h, `user_session_timeout`); there is no login throttling.
+The guard is a plain ASGI middleware (so a context variable it sets reaches the endpoint): it checks the
+origin and the login session, the routes above, tells the data layer who is acting (agent/ui/data_layer.py
+refuses writes to threads the actor does not own, whatever the entry point) and writes the audit records
+of HTTP reads and deletions. `SecurityHeaders` adds the Content-Security-Policy (agent/ui/page.py) and
+`Cache-Control: no-store` to every response that can carry patient data.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from http.cookies import SimpleCookie
 from typing import Any
 
 import chainlit as cl
-from chainlit.auth import decode_jwt, get_token_from_cookies
+import chainlit.auth.cookie
+import chainlit.server
+import chainlit.socket
+import psycopg
+from chainlit.auth.cookie import get_token_from_cookies
+from chainlit.auth.jwt import decode_jwt
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
-from chainlit.server import app
+from chainlit.server import app, sio
+from fastapi import HTTPException, Request, Response
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.middleware.cors import CORSMiddleware
 
+from agent.security import audit
+from agent.security.origins import public_address
+from agent.security.sessions import (
+    SESSION_CLAIM,
+    SessionPolicy,
+    account_state,
+    end_session,
+    live_sessions,
+    open_session,
+    use_session,
+)
+from agent.security.throttle import LoginThrottle, Throttled
+from agent.settings import get_settings
 from agent.ui.auth import authenticate
 from agent.ui.data_layer import ANONYMOUS, PostgresDataLayer, acting_as
+from agent.ui.page import Page
+from agent.ui.socket_guard import SocketGuard
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +79,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_MAX_GUARDED_BODY = 256 * 1024  # feedback and element requests are small; refuse anything larger
-_GUARDED_PREFIXES = ("/project/", "/feedback", "/user", "/ws/", "/mcp", "/auth/jwt", "/set-session-cookie")
+_MAX_GUARDED_BODY = 256 * 1024  # feedback, element and thread requests are small; refuse anything larger
+_GUARDED_PREFIXES = ("/project/", "/feedback", "/user", "/ws/", "/mcp", "/set-session-cookie")
+_CLOSED_PREFIXES = ("/docs", "/redoc", "/openapi.json", "/auth/jwt", "/auth/header", "/auth/oauth")
+_THREAD_READ = re.compile(r"^/project/thread/([^/]+)$")
 
 if config.features.mcp.enabled or config.features.allow_thread_sharing:
     raise RuntimeError(
@@ -60,7 +90,18 @@ if config.features.mcp.enabled or config.features.allow_thread_sharing:
         "allow_thread_sharing = false (MCP advisories; shared threads would bypass per-user isolation)"
     )
 
+SETTINGS = get_settings()
+PUBLIC = public_address(SETTINGS, port=int(os.environ.get("CHAINLIT_PORT") or SETTINGS.port))
+POLICY = SessionPolicy.from_settings(SETTINGS)
+THROTTLE = LoginThrottle(
+    account_failures=SETTINGS.login_max_failures,
+    client_failures=SETTINGS.login_max_failures_per_client,
+    longest=SETTINGS.login_lockout_max,
+    client_attempts_per_minute=SETTINGS.login_attempts_per_minute,
+)
+
 _layer = PostgresDataLayer()
+_client: ContextVar[str] = ContextVar("radassist_client", default="")
 
 
 @cl.data_layer
@@ -68,52 +109,196 @@ def data_layer() -> BaseDataLayer:
     return _layer
 
 
+def use_pool(pool: AsyncConnectionPool) -> None:
+    """Share the runtime's pool with the data layer (the app calls this at start-up)."""
+    _layer.use_pool(pool)
+
+
+def client_address() -> str:
+    """The address of the client of the current request (behind a proxy: the one it forwarded)."""
+    return _client.get()
+
+
+@contextmanager
+def _as_client(address: str) -> Iterator[None]:
+    token = _client.set(address)
+    try:
+        yield
+    finally:
+        _client.reset(token)
+
+
+async def record(
+    action: str,
+    *,
+    actor: str,
+    target: str = "",
+    result: audit.Result = "success",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit trail; a failure to write is logged (without details), never shown to the user."""
+    try:
+        await audit.record(
+            await _layer.pool(),
+            actor=actor,
+            client=client_address(),
+            action=action,
+            target=target,
+            result=result,
+            detail=detail,
+        )
+    except Exception as exc:
+        log.error("audit record %r not written: %s", action, type(exc).__name__)
+
+
+# -- Chainlit's own settings: origins, cookies, token lifetime, docs --------------------------------------
+
+config.project.allow_origins = list(PUBLIC.origins)
+config.project.user_session_timeout = SETTINGS.session_lifetime  # the login token's and cookie's lifetime
+for _middleware in app.user_middleware:
+    if getattr(_middleware, "cls", None) is CORSMiddleware:
+        _middleware.kwargs["allow_origins"] = list(PUBLIC.origins)
+if PUBLIC.https:
+    chainlit.auth.cookie._cookie_secure = True
+sio.eio.cors_allowed_origins = list(PUBLIC.origins)  # engine.io refuses other origins' handshakes too
+# engine.io drops the connection, without a word, on a packet over this size (1 MB by default): 2 MiB lets
+# a pasted megabyte reach the socket guard, which refuses it with a message saying why.
+sio.eio.max_http_buffer_size = 2 * 2**20
+app.openapi_url = app.docs_url = app.redoc_url = None
+app.router.routes = [r for r in app.router.routes if not getattr(r, "path", "").startswith(_CLOSED_PREFIXES)]
+
+PAGE = Page(chainlit.server.get_html_template, PUBLIC.websocket_sources())
+chainlit.server.get_html_template = PAGE.html  # the page is generated without external links
+
+
+def _root_path() -> str:
+    return os.getenv("CHAINLIT_PARENT_ROOT_PATH", "") + os.getenv("CHAINLIT_ROOT_PATH", "")
+
+
+# -- login and logout ----------------------------------------------------------------------------------
+
+
+def _session_id(token: str) -> tuple[str, str | None] | None:
+    """(identifier, session id) of a validly signed, unexpired login token; None otherwise."""
+    try:
+        user = decode_jwt(token)
+    except Exception:  # expired, forged or malformed: Chainlit itself answers 401
+        return None
+    session_id = (user.metadata or {}).get(SESSION_CLAIM)
+    return user.identifier, session_id if isinstance(session_id, str) else None
+
+
 @cl.password_auth_callback
 async def password_login(username: str, password: str) -> cl.User | None:
-    account = await authenticate(username, password, pool=await _layer.pool())
+    client = client_address()
+    pool = await _layer.pool()
+    try:
+        THROTTLE.check(username, client)
+        account = await authenticate(username, password, pool=pool)
+    except Throttled as exc:
+        await record("login", actor="", target="", result="denied", detail={"reason": exc.reason})
+        raise HTTPException(
+            status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}
+        ) from None
     if account is None:
+        THROTTLE.failed(username, client)
         log.info("login refused")  # never the user name: it may be a mistyped password
+        known = await account_state(pool, username) != "unknown"  # name an account only if it exists
+        await record("login", actor=username if known else "", result="failure")
         return None
-    return cl.User(identifier=account.identifier, metadata={"role": account.role})
+    THROTTLE.succeeded(username)
+    session_id = await open_session(pool, account.identifier, client)
+    if session_id is None:  # disabled between the password check and now
+        return None
+    await record("login", actor=account.identifier)
+    return cl.User(identifier=account.identifier, metadata={"role": account.role, SESSION_CLAIM: session_id})
 
 
-# -- the guard ----------------------------------------------------------------------------------------
+# Chainlit wraps callbacks in a function that logs and swallows exceptions, which would turn the 429 above
+# into a plain "wrong password" 401: the login route gets the function itself.
+config.code.password_auth_callback = password_login
 
 
-def _tokens(scope: Scope) -> list[str]:
-    """The login tokens a request carries: the cookie first (as Chainlit reads it), then a bearer header."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+@cl.on_logout
+async def logout(request: Request, response: Response) -> dict[str, bool]:
+    """End the server-side session at once (the token is then useless) and close its sockets."""
+    for token in _request_tokens(request.cookies, request.headers.get("authorization", "")):
+        decoded = _session_id(token)
+        if decoded is None:
+            continue
+        identifier, session_id = decoded
+        if session_id is None:
+            continue
+        with _as_client(request.client.host if request.client else ""):
+            if await end_session(await _layer.pool(), session_id, "logout"):
+                await record("logout", actor=identifier)
+        await SOCKETS.end(session_id)
+    return {"success": True}
+
+
+def _request_tokens(cookies: dict[str, str], authorization: str) -> list[str]:
     tokens = []
-    if cookie_header := headers.get("cookie"):
-        jar = SimpleCookie()
-        try:
-            jar.load(cookie_header)
-        except Exception:  # a malformed cookie header simply carries no token
-            jar = SimpleCookie()
-        if token := get_token_from_cookies({k: m.value for k, m in jar.items()}):
-            tokens.append(token)
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if token := get_token_from_cookies(cookies):
+        tokens.append(token)
+    scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         tokens.append(credentials.strip())
     return tokens
 
 
-def _identifier(token: str) -> str | None:
+def _session_of_handshake(environ: dict[str, Any]) -> str | None:
+    """The login session id in a socket handshake's cookie (the browser sends no Authorization header)."""
+    for token in _request_tokens(_cookies(environ.get("HTTP_COOKIE", "")), ""):
+        decoded = _session_id(token)
+        if decoded is not None and decoded[1] is not None:
+            return decoded[1]
+    return None
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar = SimpleCookie()
     try:
-        return decode_jwt(token).identifier
-    except Exception:  # expired, forged or malformed: Chainlit itself answers 401
-        return None
+        jar.load(header)
+    except Exception:  # a malformed cookie header simply carries no token
+        return {}
+    return {k: m.value for k, m in jar.items()}
 
 
-async def _json(status: int, detail: str, send: Send) -> None:
+SOCKETS = SocketGuard(
+    sio,
+    public=PUBLIC,
+    policy=POLICY,
+    pool=_layer.pool,
+    session_of=_session_of_handshake,
+    max_message_chars=SETTINGS.max_message_chars,
+)
+SOCKETS.install()
+
+
+# -- the guard ----------------------------------------------------------------------------------------
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _json(
+    status: int, detail: str, send: Send, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    all_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*all_headers, *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
+def _result(status: int) -> audit.Result:
+    if 200 <= status < 300:
+        return "success"
+    return "denied" if status in (401, 403, 404) else "failure"
+
+
 class OwnershipGuard:
-    """ASGI middleware: the checks Chainlit's endpoints miss (see the module docstring)."""
+    """ASGI middleware: origin, session and ownership checks Chainlit's endpoints miss (module docstring)."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -121,38 +306,89 @@ class OwnershipGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        client = scope.get("client")
+        with _as_client(client[0] if client else ""):
+            await self._guard(scope, receive, send)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         root = config.run.root_path or ""
         path = scope["path"][len(root) :] if root and scope["path"].startswith(root) else scope["path"]
+        headers = _headers(scope)
+        if not PUBLIC.allows(headers.get("origin")):
+            return await self._refuse(scope, send, 403, "origin not allowed")
+        if path.startswith(_CLOSED_PREFIXES):
+            return await self._refuse(scope, send, 404, "Not found")
         if not path.startswith(_GUARDED_PREFIXES):
             return await self.app(scope, receive, send)
 
-        identities = [i for i in (_identifier(t) for t in _tokens(scope)) if i is not None]
-        for identity in dict.fromkeys(identities):
-            if not await _layer.is_active(identity):
-                return await self._refuse(scope, send, 401, "account disabled or unknown")
-        user = identities[0] if identities else None
+        user = None
+        websocket = scope["type"] == "websocket" or path.startswith("/ws/")
+        for token in _request_tokens(_cookies(headers.get("cookie", "")), headers.get("authorization", "")):
+            decoded = _session_id(token)
+            if decoded is None:
+                continue  # not a valid token: Chainlit answers 401 itself
+            identifier, session_id = decoded
+            try:
+                usable = session_id is not None and await self._usable(session_id, touch=not websocket)
+            except (psycopg.Error, PoolTimeout, OSError) as exc:  # cannot check: refuse, and say why
+                log.error("session check failed: %s", type(exc).__name__)
+                return await self._refuse(
+                    scope, send, 503, "the database is unavailable; try again in a moment"
+                )
+            if not usable:
+                return await self._refuse(scope, send, 401, "session ended; please log in again")
+            user = user or identifier
 
-        if scope["type"] == "websocket" or path.startswith("/ws/"):
-            return await self.app(scope, receive, send)  # Chainlit's socket handlers see the session user
+        if websocket:
+            return await self.app(scope, receive, send)  # agent/ui/socket_guard.py checks each event
 
         method = scope["method"]
         if path.startswith("/project/share/") or path == "/project/thread/share" or path.startswith("/mcp"):
             return await _json(404, "Not found", send)
-        if (path, method) in {("/feedback", "PUT"), ("/feedback", "DELETE")} | {
+        body: dict[str, Any] = {}
+        if (path, method) in {
+            ("/feedback", "PUT"),
+            ("/feedback", "DELETE"),
             ("/project/element", "PUT"),
             ("/project/element", "DELETE"),
+            ("/project/thread", "DELETE"),
         }:
             if user is None:
                 return await _json(401, "Unauthorized", send)
-            body, receive = await _read_body(receive)
-            if body is None:
+            parsed, receive = await _read_body(receive)
+            if parsed is None:
                 return await _json(413, "Request too large", send)
-            check = self._check_feedback if path == "/feedback" else self._check_element
-            if refusal := await check(method, user, body):
+            body = parsed
+            if path == "/feedback":
+                refusal = await self._check_feedback(method, user, body)
+            elif path == "/project/element":
+                refusal = await self._check_element(method, user, body)
+            else:
+                refusal = None
+            if refusal:
                 return await _json(*refusal, send)
 
+        audited = _audited(path, method, body)
+        status = 0
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         with acting_as(user if user is not None else ANONYMOUS):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, observe if audited else send)
+        if audited and user is not None:
+            action, target = audited
+            await record(action, actor=user, target=target, result=_result(status))
+
+    @staticmethod
+    async def _usable(session_id: str, *, touch: bool) -> bool:
+        pool = await _layer.pool()
+        if touch:
+            return await use_session(pool, session_id, POLICY) is not None
+        return session_id in await live_sessions(pool, [session_id], POLICY)
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
@@ -182,7 +418,8 @@ class OwnershipGuard:
         session = _session(body.get("sessionId"))
         if session is None or session.user is None or session.user.identifier != user:
             return 403, "Not your session"
-        element = body.get("element") if isinstance(body.get("element"), dict) else {}
+        given = body.get("element")
+        element: dict[str, Any] = given if isinstance(given, dict) else {}
         if element.get("threadId") and element["threadId"] != session.thread_id:
             return 403, "Element is not in this session's thread"
         for kind, key in (("element", element.get("id")), ("step", element.get("forId"))):
@@ -191,6 +428,17 @@ class OwnershipGuard:
                 if thread_id is not None and thread_id != session.thread_id:
                     return 403, "Element is not in this session's thread"
         return None
+
+
+def _audited(path: str, method: str, body: dict[str, Any]) -> tuple[str, str] | None:
+    """The audit action and target of a request that reads or deletes a conversation, else None."""
+    if method == "GET" and (match := _THREAD_READ.match(path)):
+        return "thread.read", match.group(1)
+    if method == "POST" and path == "/project/threads":
+        return "thread.list", ""
+    if method == "DELETE" and path == "/project/thread":
+        return "thread.delete", str(body.get("threadId", ""))[:100]
+    return None
 
 
 def _session(session_id: object) -> Any:
@@ -231,33 +479,16 @@ async def _read_body(receive: Receive) -> tuple[dict[str, Any] | None, Receive]:
     return (parsed if isinstance(parsed, dict) else {}), replay
 
 
-if not any(m.cls is OwnershipGuard for m in app.user_middleware):
-    app.add_middleware(OwnershipGuard)
-
-
 # -- response headers ---------------------------------------------------------------------------------
 
-# Only this server may serve scripts, styles, fonts and data to the page: Chainlit's index.html links
-# Google Fonts and a KaTeX stylesheet on a CDN, which a local-first app must not make the clinician's
-# browser fetch; external images in rendered markdown (an exfiltration channel) are blocked too.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
-)
-_SECURITY_HEADERS = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
-
-
-# Chainlit's index.html links Google Fonts and a CDN stylesheet; the page is served without them.
-_EXTERNAL_LINK = re.compile(rb"<link\b[^>]*\bhref=\"https?://(?!127\.0\.0\.1|localhost)[^\"]*\"[^>]*>\s*")
+# Static files that never carry patient data may be cached; everything else (the page, every API answer,
+# login and logout) carries `Cache-Control: no-store`.
+_CACHEABLE_PREFIXES = ("/assets/", "/public/", "/avatars/")
+_CACHEABLE_PATHS = ("/favicon", "/logo")  # exact: "/logout" must not count as "/logo"
 
 
 class SecurityHeaders:
-    """ASGI middleware: the headers above on every HTTP response; external links removed from HTML pages."""
+    """ASGI middleware: the Content-Security-Policy and other headers on every HTTP response."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -266,29 +497,28 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start: Message | None = None
-        body: list[bytes] = []
+        cacheable = scope["path"].startswith(_CACHEABLE_PREFIXES) or scope["path"] in _CACHEABLE_PATHS
+        added = [
+            (b"content-security-policy", PAGE.content_security_policy(_root_path()).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        if not cacheable:
+            added.append((b"cache-control", b"no-store"))
 
-        async def rewrite(message: Message) -> None:
-            nonlocal start
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
-                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in message["headers"]):
-                    start = message  # hold it until the (small) page is complete
-                    return
-            elif start is not None and message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                page = _EXTERNAL_LINK.sub(b"", b"".join(body))
-                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-                await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
-                await send({"type": "http.response.body", "body": page})
-                return
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if cacheable or k.lower() != b"cache-control"
+                ]
+                message["headers"] = [*kept, *added]
             await send(message)
 
-        await self.app(scope, receive, rewrite)
+        await self.app(scope, receive, with_headers)
 
 
-if not any(m.cls is SecurityHeaders for m in app.user_middleware):
-    app.add_middleware(SecurityHeaders)
+for _cls in (OwnershipGuard, SecurityHeaders):
+    if not any(getattr(m, "cls", None) is _cls for m in app.user_middleware):
+        app.add_middleware(_cls)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -53,7 +54,7 @@ THREAD_URL = re.compile(r"/thread/([0-9a-f-]{36})$")
 @pytest.fixture(scope="module")
 def db_url(pg_url: str) -> Iterator[str]:
     url = create_database(pg_url)
-    for name in ("alice", "bob", "carol"):
+    for name in ("alice", "bob", "carol", "dave"):
         add_user(url, name, PASSWORD)
     yield url
     drop_database(pg_url, url)
@@ -120,16 +121,23 @@ def assert_streamed(turn: Turn) -> None:
 
 async def test_alice_asks_rates_resumes_and_bob_sees_nothing(server: Server, browser: Browser) -> None:
     page = await log_in(browser, server.url, "alice", PASSWORD)
-    # A local-first app makes the clinician's browser fetch nothing from outside: Chainlit's bundled CSS
-    # imports Google Fonts and a CDN stylesheet, which the app's Content-Security-Policy blocks in the browser.
-    fetched: list[str] = []
-    blocked: list[str] = []
-    page.on("requestfinished", lambda r: None if r.url.startswith(server.url) else fetched.append(r.url))
-    page.on("requestfailed", lambda r: blocked.append(r.url) if r.failure == "csp" else None)
+    # A local-first app makes the clinician's browser contact nobody else: Chainlit's page template links
+    # Google Fonts and a CDN stylesheet, which the app removes from the page (agent/ui/page.py), so the
+    # browser does not even try (before, the CSP had to block them). The whole session runs under a
+    # policy without 'unsafe-inline' scripts: any violation would show in the console.
+    elsewhere: list[str] = []
+    violations: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((server.url, "data:", "blob:")) else elsewhere.append(r.url),
+    )
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         await alices_session(server, page, browser)
-        assert fetched == [], f"the page fetched resources from other hosts: {fetched}"
-        assert any("fonts.googleapis.com" in url for url in blocked), "the CSP did not block the font import"
+        assert elsewhere == [], f"the page contacted other hosts: {elsewhere}"
+        assert violations == [], (
+            f"the Content-Security-Policy refused part of the UI: {[v[:200] for v in violations]}"
+        )
     except BaseException:
         await screenshot(page, ARTIFACTS, "failure-alice")
         (ARTIFACTS / "failure-server.log").write_text(server.output())
@@ -274,3 +282,77 @@ async def test_a_rating_given_in_the_browser_is_exported_with_its_answer(
     assert record["rating"] == "up" and record["question"] == FIRST_QUESTION, record
     assert CATEGORY_6MM in (record["answer"] or ""), record
     assert record["verdict"] is not None and record["provenance"], record
+
+
+# -- a page on another origin, in the clinician's own browser (issue 13) ---------------------------------------
+
+EVIL_PAGE = b"""<!doctype html><title>elsewhere</title><script>
+window.steal = async (base, threadId) => {
+  const out = {};
+  const read = async (key, path, init) => {
+    try { const r = await fetch(base + path, {credentials: "include", ...init}); out[key] = r.status + " " + await r.text(); }
+    catch (e) { out[key] = "blocked: " + e; }
+  };
+  await read("list", "/project/threads", {method: "POST", headers: {"content-type": "application/json"},
+                                          body: JSON.stringify({pagination: {first: 20}, filter: {}})});
+  await read("thread", "/project/thread/" + threadId, {});
+  await read("user", "/user", {});
+  out.socket = await new Promise((done) => {
+    const ws = new WebSocket(base.replace("http", "ws") + "/ws/socket.io/?EIO=4&transport=websocket");
+    ws.onopen = () => { done("open"); ws.close(); };
+    ws.onerror = () => done("refused");
+  });
+  return out;
+};
+</script>"""
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[str]:
+    """A page served from another origin on this machine (another port), as any local web app could."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(EVIL_PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{site.server_address[1]}"
+    site.shutdown()
+    site.server_close()
+
+
+async def test_a_page_on_another_origin_cannot_read_a_clinicians_history(
+    server: Server, browser: Browser, db_url: str, elsewhere: str
+) -> None:
+    import psycopg
+
+    thread_id, canary = str(uuid.uuid4()), "CANARY-Dremolkel nodule follow-up"
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO threads (id, user_id, name) SELECT %s, id, %s FROM users WHERE identifier = 'dave'",
+            (thread_id, canary),
+        )
+    page = await log_in(browser, server.url, "dave", PASSWORD)
+    try:
+        own = await page.evaluate(
+            "async ([base, id]) => (await fetch(base + '/project/thread/' + id, {credentials: 'include'})).text()",
+            [server.url, thread_id],
+        )
+        assert canary in own, "positive control: the app's own page reads the thread with dave's cookie"
+        await page.goto(elsewhere + "/")  # same browser context: dave's cookie goes along (same site)
+        stolen = await page.evaluate("([base, id]) => window.steal(base, id)", [server.url, thread_id])
+        await screenshot(page, ARTIFACTS, "12-other-origin-page")
+    finally:
+        await page.context.close()
+    assert canary not in repr(stolen), f"a page on {elsewhere} read dave's history: {stolen}"
+    assert all(stolen[key].startswith("blocked") for key in ("list", "thread", "user")), stolen
+    assert stolen["socket"] == "refused", stolen
