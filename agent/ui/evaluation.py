@@ -1,10 +1,11 @@
 """The admins' Evaluation page: the latest `radassist eval` report, for admins only.
 
-GET /evaluation returns the report.html of the latest complete evaluation run (a self-contained file:
-inline CSS and images, no script, so the app's Content-Security-Policy serves it as is). Who may see
-it is decided on every request from the users table, never from the login token alone (a token keeps
-the role its holder had at login): no or an invalid token, or a disabled or unknown account, is 401;
-an account that is not an admin is 403.
+GET /project/evaluation returns the report.html of the latest complete evaluation run (a self-contained
+file: inline CSS and images, no script, so the app's Content-Security-Policy serves it as is). The path is
+under /project/, so the session guard of agent/ui/security.py checks the login session first (logged
+out, revoked or expired: 401). Then the role is read from the users table, never from the login token
+(a token keeps the role its holder had at login): no or an invalid token, or a disabled or unknown
+account, is 401; an account that is not an admin is 403.
 
 Admins find it under an "Evaluation" link in the header: Chainlit's UI reads its header links from
 GET /project/settings, and this module's middleware adds the link to that response for admins only.
@@ -28,7 +29,7 @@ from starlette.routing import Route
 from agent.eval.run import latest_report
 from agent.settings import get_settings
 
-PATH = "/evaluation"
+PATH = "/project/evaluation"
 _SETTINGS = "/project/settings"
 _ICON = (  # a small bar chart, inline (the app's CSP allows data: images, and nothing is fetched)
     "data:image/svg+xml,"

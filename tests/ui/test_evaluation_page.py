@@ -59,7 +59,7 @@ async def log_in(client: httpx.AsyncClient, name: str) -> httpx.Cookies:
 
 async def get_page(client: httpx.AsyncClient, cookies: httpx.Cookies | None = None) -> httpx.Response:
     client.cookies = cookies or httpx.Cookies()
-    return await client.get("/evaluation")
+    return await client.get("/project/evaluation")
 
 
 async def test_only_enabled_admins_see_the_report(
@@ -83,6 +83,11 @@ async def test_only_enabled_admins_see_the_report(
     assert as_admin.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in as_admin.headers["content-security-policy"]  # the app's CSP applies
 
+    client.cookies = await log_in(client, admin)
+    assert (await client.post("/logout")).status_code == 200
+    logged_out = await client.get("/project/evaluation")  # the same token, its session ended
+    assert logged_out.status_code == 401 and "CANARY" not in logged_out.text
+
     leaver_cookies = await log_in(client, leaver)
     assert (await get_page(client, leaver_cookies)).status_code == 200
     disable_user(ui_db_url, leaver)  # the login token still says "admin"; the database decides
@@ -90,23 +95,24 @@ async def test_only_enabled_admins_see_the_report(
     assert refused.status_code == 401 and "CANARY" not in refused.text
 
 
-async def test_a_forged_or_bearer_token_is_checked_like_the_cookie(
+async def test_a_bearer_token_is_checked_like_the_cookie_and_a_forged_one_is_refused(
     client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chainlit as cl
-    from chainlit.auth import create_jwt
+    from chainlit.auth import create_jwt, decode_jwt, get_token_from_cookies
 
     publish_report(tmp_path / "home")
     admin = f"admin-{tmp_path.name[-6:]}b"
     add_user(ui_db_url, admin, PASSWORD, role="admin")
-    token = create_jwt(cl.User(identifier=admin, metadata={"role": "admin"}))
-    ok = await client.get("/evaluation", headers={"Authorization": f"Bearer {token}"})
+    token = get_token_from_cookies(dict(await log_in(client, admin)))
+    client.cookies = httpx.Cookies()
+    ok = await client.get("/project/evaluation", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200 and "REPORT-CANARY-51" in ok.text
 
+    user = decode_jwt(token)  # the same claims (session included), signed with another key
     monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "t" * 64)
-    forged = create_jwt(cl.User(identifier=admin, metadata={"role": "admin"}))
+    forged = create_jwt(user)
     monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 64)
-    refused = await client.get("/evaluation", headers={"Authorization": f"Bearer {forged}"})
+    refused = await client.get("/project/evaluation", headers={"Authorization": f"Bearer {forged}"})
     assert refused.status_code == 401 and "CANARY" not in refused.text
 
 
@@ -136,4 +142,4 @@ async def test_the_evaluation_link_is_offered_to_admins_only(
         return response.json()["ui"].get("header_links") or []
 
     assert LINK in await header_links(admin)
-    assert all(link["url"] != "/evaluation" for link in await header_links(clinician))
+    assert all(link["url"] != "/project/evaluation" for link in await header_links(clinician))
