@@ -125,13 +125,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise RadassistError("--fail-on-regression needs --compare BASELINE.json")
     margin = _fraction(args.margin, "--margin")
     risk_margin = _fraction(args.risk_margin, "--risk-margin")
+    out: Path = args.out or default_out_dir(get_settings())
     options = Options(
         suites=list(dict.fromkeys(args.suite)),
         case_files=args.cases,
         aliases=list(dict.fromkeys(args.alias)),
         rag=args.rag,
         limit=args.limit,
-        out=args.out or default_out_dir(get_settings()),
+        out=out,
         compare=args.compare,
         margin=metrics.DEFAULT_MARGIN if margin is None else margin,
         risk_margin=metrics.DEFAULT_RISK_MARGIN if risk_margin is None else risk_margin,
@@ -145,7 +146,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = asyncio.run(run(options, progress=bars, on_case_error=case_error))
     except KeyboardInterrupt:
         bars.stop()
-        partial = options.out / "results.json"
+        partial = out / "results.json"
         if partial.exists():
             print(f"radassist: interrupted; the finished cases are in {partial}", file=sys.stderr)
         raise
@@ -154,9 +155,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     comparison = results.get("comparison")
     regressions = comparison["regressions"] if comparison else []
     if args.json:
-        print(json.dumps(_summary_json(options.out, results)))
+        print(json.dumps(_summary_json(out, results)))
     else:
-        print(_summary_text(options.out, results))
+        print(_summary_text(out, results))
     return 1 if args.fail_on_regression and regressions else 0
 
 

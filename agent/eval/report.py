@@ -236,12 +236,10 @@ def _deployment(results: dict[str, Any]) -> str:
         for x in results.get("experts", [])
     ]
     options = results.get("options", {})
-    note = results.get("drafting", "")
     return (
         "<h2 id=deployment>Deployment</h2>"
         + _table(["alias", "model", "local", "resolved (GGUF sha256 / Ollama digest)", "note"], rows)
         + _table(["expert", "version", "alias", "file sha256"], experts)
-        + f"<p>{_e(note)}</p>"
         + f"<p class=small>Options: <code>{_e(json.dumps(options))}</code></p>"
     )
 
@@ -362,8 +360,10 @@ def _failures(outcomes: list[dict[str, Any]]) -> tuple[str, str]:
             f'<article id="{target}"><h3>{_e(o["key"])}</h3><p class=small>{_e(where)}</p>'
             f"<pre>{_e(json.dumps(trace, indent=2, ensure_ascii=False, default=str))}</pre></article>"
         )
-    listing = f"<h2 id=failures>Failures ({len(failed)})</h2>" + (
-        "<ol>" + "".join(items) + "</ol>" if items else "<p class=good>None.</p>"
+    listing = (
+        f"<section id=failures><h2>Failures ({len(failed)})</h2>"
+        + ("<ol>" + "".join(items) + "</ol>" if items else "<p class=good>None.</p>")
+        + "</section>"
     )
     return listing, ("<h2 id=traces>Traces of the failures</h2>" + "".join(traces)) if traces else ""
 
@@ -398,6 +398,7 @@ def render(results: dict[str, Any]) -> str:
     failures, traces = _failures(outcomes)
     body = "".join([
         "<h1>radassist evaluation</h1>", f"<p class=meta>{meta}</p>", status,
+        f"<p>{_e(results.get('drafting', ''))}</p>",
         _summary_table(summary), _comparison(comparison), _case_errors(results),
         "<h2 id=plots>Plots</h2>", _plots(summary, outcomes, comparison),
         "<h2 id=suites>Per suite</h2>", _suite_details(summary),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,3 +144,88 @@ async def test_the_evaluation_link_is_offered_to_admins_only(
 
     assert LINK in await header_links(admin)
     assert all(link["url"] != "/project/evaluation" for link in await header_links(clinician))
+
+
+def synthetic_results() -> dict[str, Any]:
+    """A small run with every section of the report: per-system accuracy, routing, RAG on/off, comparison."""
+    from agent.eval import metrics
+
+    def case(suite: str, ident: str, passed: bool, **extra: Any) -> dict[str, Any]:
+        return {"suite": suite, "id": ident, "key": f"{suite}/{ident}", "passed": passed, "systems": [],
+                "measures": {}, "error": None, "model": None, "rag": None, "expected": {}, "reasons": [],
+                "file": "shipped:x.jsonl", "line": 1, "input": {}, "output": {}, "trace": {}, **extra}  # fmt: skip
+
+    def turn(n: int, rag: str, high_risk: bool) -> dict[str, Any]:
+        measures = {"unanswerable": n == 0, "answerable": n != 0, "refused": n == 0, "claims": 3, "kept": 2,
+                    "supported": 2, "high_risk": high_risk, "delivered_high_risk": [], "drafted": True,
+                    "ttft_ms": 300.0 + 40 * n, "turn_ms": 9000.0 + 500 * n, "decode_tokens": 150,
+                    "decode_ms": 4000.0, "drafting_alias": ["expert-chest"]}  # fmt: skip
+        key = f"a{n}"
+        return case("answers", key, not high_risk, model="configured", rag=rag, measures=measures,
+                    key=f"answers/{key}/configured/rag-{rag}",
+                    reasons=["model draft: states lung_rads 1, but it is 4A"] if high_risk else [])  # fmt: skip
+
+    cases = [case("classification", f"c{i}", i % 4 != 0, systems=["fleischner" if i % 2 else "lung_rads"],
+                  reasons=[] if i % 4 else ["category 3, expected 4A"]) for i in range(12)]  # fmt: skip
+    experts = ["chest", "neuro", "abdominal"]
+    cases += [case("routing", f"r{i}", i != 4, expected={"expert": experts[i % 3]},
+                   measures={"top1": "neuro" if i == 4 else experts[i % 3]}) for i in range(9)]  # fmt: skip
+    cases += [turn(n, rag, rag == "off" and n == 2) for n in range(5) for rag in ("on", "off")]
+    baseline = [dict(c, passed=True) for c in cases]
+    return {
+        "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:30:00+00:00", "complete": True,
+        "project": {"version": "0.1.0"}, "cases": cases, "summary": metrics.summarize(cases),
+        "comparison": {"baseline_file": "baseline/results.json", **metrics.compare(baseline, cases)},
+        "models": {"expert-chest": {"model": "llamacpp/bundled/gemma3-270m", "local": True, "sha256": "ab" * 32}},
+        "experts": [], "drafting": "Answers were drafted by the models under test.",
+    }  # fmt: skip
+
+
+@pytest.mark.browser
+async def test_the_report_renders_in_chromium_under_the_apps_policy(
+    client: httpx.AsyncClient, ui_db_url: str, tmp_path: Path
+) -> None:
+    """The exact bytes and headers the app serves an admin, in Debian Chromium: every plot shows, nothing
+    is fetched, and a failure's link scrolls to its trace."""
+    from playwright.async_api import async_playwright
+
+    from agent.eval.report import render
+    from agent.settings import REPO_ROOT
+    from tests.ui.browser import launch
+
+    home = tmp_path / "home"
+    publish_report(home).write_text(render(synthetic_results()), encoding="utf-8")
+    admin = f"admin-{tmp_path.name[-6:]}e"
+    add_user(ui_db_url, admin, PASSWORD, role="admin")
+    served = await get_page(client, await log_in(client, admin))
+    assert served.status_code == 200
+    url = "http://radassist.test/project/evaluation"
+    requests: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.on("request", lambda r: requests.append(r.url))
+
+        async def serve(route: Any) -> None:
+            if route.request.url != url:
+                return await route.abort()
+            headers = {k: v for k, v in served.headers.items() if k.lower() != "content-length"}
+            await route.fulfill(status=200, headers=headers, body=served.content)
+
+        await page.route("**/*", serve)
+        await page.goto(url)
+        images = await page.evaluate(
+            "[...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+        )
+        assert len(images) == 5 and all(ok for _, ok in images), images  # CSP allowed every inline plot
+        first = page.locator('#failures a[href^="#trace-"]').first
+        target = (await first.get_attribute("href")) or ""
+        await first.click()
+        assert await page.evaluate("location.hash") == target
+        assert await page.locator(target.replace("/", "\\/")).is_visible()
+        await page.evaluate("window.scrollTo(0, 0)")
+        shots = REPO_ROOT / "test-artifacts" / "eval"
+        shots.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=shots / "report-test.png", full_page=True)
+        await browser.close()
+    assert [r for r in requests if not r.startswith("data:")] == [url]  # nothing else was fetched
