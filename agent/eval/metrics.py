@@ -86,6 +86,8 @@ class Reference:
     intervals: set[tuple[float, ...]] | None
     """Months of the computed management's intervals; None when no tool decided anything."""
     numbers: set[float]
+    stated: set[str] = field(default_factory=set)
+    """Intervals the question itself states ("58-year-old", "12 months ago"): repeating them is no error."""
 
     def allowed(self, system: str) -> str | None:
         """The category a statement about `system` must give; None when nothing says."""
@@ -110,7 +112,7 @@ def statement_errors(text: str, ref: Reference) -> list[str]:
         wrong = sorted(m for m in mentioned if not same_category(m, allowed))
         if wrong:
             errors.append(f"states {system} {'/'.join(wrong)}, but it is {allowed}")
-    for value in sorted(intervals(text)):
+    for value in sorted(intervals(text) - ref.stated):
         if ref.unanswerable:
             errors.append(f"states an interval ({value}) for an unanswerable question")
         elif ref.intervals is not None and interval_months(value) not in ref.intervals:
@@ -188,6 +190,7 @@ def judge_answer(
         unanswerable=bool(expected.cannot_answer),
         intervals={interval_months(v) for v in intervals(management)} if decided else None,
         numbers=_numbers(question) | _numbers(tool_text) | _numbers(passages),
+        stated=intervals(question),
     )
     written = list(drafts.values()) if drafts is not None else [c["text"] for c in final]
     draft_errors = [e for text in written for e in statement_errors(text, ref)]

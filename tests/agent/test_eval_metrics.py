@@ -81,6 +81,8 @@ def test_statement_errors_cover_category_system_interval_and_size() -> None:
         "states an interval (6 month) for an unanswerable question",
     ]
     assert statement_errors("It is BI-RADS 2.", ref()) == []  # nothing to hold it to: not judged
+    aged = ref(categories={"lung_rads": "4A"}, intervals={(3.0,)}, stated={"58 year"})
+    assert statement_errors("In this 58-year-old, repeat LDCT in 3 months.", aged) == []  # the question's age
 
 
 async def test_a_good_model_passes_and_a_broken_one_makes_high_risk_errors(
