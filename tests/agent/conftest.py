@@ -63,11 +63,12 @@ def fake_registry() -> ToolRegistry:
                         heading_path=[f"{key} summary", section],
                         section=section,
                         text=passage,
+                        quote=passage,
                         score=0.5,
                         semantic_similarity=0.6,
                     )
                 )
-        return GuidelineSearchOutput(query=inp.query, hits=hits)
+        return GuidelineSearchOutput(query=inp.query, hits=hits, floor=0.0)
 
     return registry
 
