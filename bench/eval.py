@@ -22,6 +22,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 ANSWER_TURNS = 8  # real turns recorded (the model drafts), then replayed
 REPEATS = 5
 
@@ -71,7 +75,7 @@ async def main() -> None:
 
     import tools.classify.findings as findings_module
     import tools.classify.report as report_module
-    from agent.assistant import Assistant, build_deps
+    from agent.assistant import Assistant, build_context
     from agent.eval import report, suites
     from agent.eval.cases import shipped
     from agent.eval.run import Options, Results
@@ -83,7 +87,7 @@ async def main() -> None:
     outcomes: list[Any] = []
     turn_seconds: list[float] = []
     async with open_runtime() as runtime:
-        deps = await build_deps(runtime)
+        agent_context = await build_context(runtime)
         registry, context = runtime.registry, runtime.tool_context
 
         cases = shipped("classification")
@@ -120,7 +124,7 @@ async def main() -> None:
             report_module.read_report = original_read
 
         cases = shipped("routing")
-        gate = Replay({words(c): await deps.gate.route(words(c)) for c in cases})
+        gate = Replay({words(c): await agent_context.gate.route(words(c)) for c in cases})
         per_suite["routing"] = [await timed(lambda c=c: suites.routing(c, gate)) for c in cases]
         outcomes += [await suites.routing(c, gate) for c in cases]
 
@@ -135,22 +139,22 @@ async def main() -> None:
 
         cases = shipped("answers")[:ANSWER_TURNS]
         runtime.gateway.warm("expert-chest")
-        recorder = suites.DraftRecorder(deps.llm, deps.experts)
-        drafting = replace(deps, draft_with_demo_models=True, llm=recorder)
-        assistant = Assistant(drafting, build_graph(drafting, checkpointer=InMemorySaver()))
+        recorder = suites.DraftRecorder(agent_context.llm, agent_context.experts)
+        drafting = replace(agent_context, draft_with_demo_models=True, llm=recorder)
+        assistant = Assistant(drafting, build_graph(checkpointer=InMemorySaver()))
         turns, drafts = {}, {}
         for c in cases:
             start = time.perf_counter()
             turns[words(c)] = await assistant.ask(words(c))
             turn_seconds.append(time.perf_counter() - start)
-            drafts[words(c)] = recorder.take()
-        replay = suites.DraftRecorder(None, deps.experts)
+            drafts[words(c)], _ = recorder.take()
+        replay = suites.DraftRecorder(recorder, agent_context.experts)  # never called: drafts are set below
 
         async def ask(question: str, **_: Any) -> Any:
             replay._drafts = list(drafts[question].items())  # as if the model had streamed them again
             return turns[question]
 
-        replayed = SimpleNamespace(deps=SimpleNamespace(llm=replay), ask=ask)
+        replayed = SimpleNamespace(context=SimpleNamespace(llm=replay, registry=registry), ask=ask)
         per_suite["answers"] = [
             await timed(lambda c=c: suites.answer(c, replayed, None, True)) for c in cases
         ]

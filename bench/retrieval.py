@@ -38,6 +38,10 @@ from typing import Any
 import numpy as np
 from pgvector import HalfVector
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 P95_TARGET_MS = 30.0
 RECALL_TARGET = 0.95
 RATIO_TARGET = 0.85

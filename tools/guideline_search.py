@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.search import GuidelineHit, UnknownFilterValue, search
 from tools.registry import ToolContext, ToolInputError, tool

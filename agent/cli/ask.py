@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask = sub.add_parser("ask", help="ask one question (add --thread to follow up)")
     ask.add_argument("message")
     ask.add_argument("--thread", help="continue this conversation (thread id printed by earlier answers)")
@@ -35,9 +35,9 @@ def _say_notice(notice: str | None) -> None:
 
 async def _ask(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
-    from agent.errors import RadassistError
     from agent.progress import ready
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
 
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
         _say_notice(assistant.notice)

@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev = sub.add_parser(
         "eval",
         help="measure this deployment's tools, gate, retrieval and models on known cases",

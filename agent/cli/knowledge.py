@@ -9,7 +9,7 @@ import sys
 from typing import cast
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = sub.add_parser(
         "ingest",
         help="add or update guideline files (Markdown, text, HTML, PDF) in the knowledge base",
@@ -81,9 +81,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from agent.errors import RadassistError
     from agent.progress import ready
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
     from tools.guideline_search import GuidelineSearchOutput
     from tools.registry import ToolInputError
 

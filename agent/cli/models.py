@@ -7,7 +7,7 @@ import asyncio
 import time
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = sub.add_parser("models", help="inspect and test the models in models.yaml")
     models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     models_sub.add_parser("list", help="list aliases and what they resolve to").set_defaults(func=cmd_list)

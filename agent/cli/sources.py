@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sources = sub.add_parser("sources", help="list or remove the documents of the guideline knowledge base")
     sources_sub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
     listing = sources_sub.add_parser(

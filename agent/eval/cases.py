@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 SUITES = ("classification", "findings", "routing", "retrieval", "answers")
 SUITE_OF_KIND = {

@@ -24,11 +24,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.verify import categories, interval_months, intervals, sizes_mm
+from tools.registry import CategorySpelling
 
 DEFAULT_MARGIN = 0.02
 """An accuracy drop of more than this (absolute, 2 percentage points) is a regression."""
@@ -86,6 +87,8 @@ class Reference:
     intervals: set[tuple[float, ...]] | None
     """Months of the computed management's intervals; None when no tool decided anything."""
     numbers: set[float]
+    spellings: Mapping[str, CategorySpelling]
+    """How each system's categories are written (`ToolRegistry.category_spellings()`), as the verifier reads them."""
     stated: set[str] = field(default_factory=set)
     """Intervals the question itself states ("58-year-old", "12 months ago"): repeating them is no error."""
 
@@ -100,7 +103,7 @@ class Reference:
 def statement_errors(text: str, ref: Reference) -> list[str]:
     """The high-risk errors in one statement: wrong category, interval or size threshold."""
     errors: list[str] = []
-    for system, mentioned in categories(text).items():
+    for system, mentioned in categories(text, ref.spellings).items():
         allowed = ref.allowed(system)
         if allowed is None:
             if ref.categories or ref.key is not None:
@@ -160,11 +163,17 @@ def _final_claims(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def judge_answer(
-    question: str, expected: Any, result: Any, *, drafts: dict[str, str] | None = None, rag: bool = True
+    question: str,
+    expected: Any,
+    result: Any,
+    spellings: Mapping[str, CategorySpelling],
+    *,
+    drafts: dict[str, str] | None = None,
+    rag: bool = True,
 ) -> Judged:
     """Check a turn against its key and measure it (claims, errors, refusal, latency, speed).
 
-    `drafts` are the model's final drafts per expert, as it wrote them (`suites.DraftRecorder`); the
+    `spellings` are the registry's category spellings. `drafts` are the model's final drafts per expert, as it wrote them (`suites.DraftRecorder`); the
     verifier's claims leave out short sentences such as "Lung-RADS 1.", so they are not the model's words.
     Without retrieval (`rag` False) nothing can be cited, so a `source_any` key asks for an answer
     instead of a citation: the turn must not decline.
@@ -190,6 +199,7 @@ def judge_answer(
         unanswerable=bool(expected.cannot_answer),
         intervals={interval_months(v) for v in intervals(management)} if decided else None,
         numbers=_numbers(question) | _numbers(tool_text) | _numbers(passages),
+        spellings=spellings,
         stated=intervals(question),
     )
     written = list(drafts.values()) if drafts is not None else [c["text"] for c in final]
@@ -327,6 +337,7 @@ def answers_run(model: str, rag: str, rows: list[dict[str, Any]]) -> dict[str, A
         "rag": rag,
         **_accuracy(rows),
         "drafted": sum(x["drafted"] for x in m),
+        "model_errors": sum(bool(x.get("model_errors")) for x in m),
         "claims": sum(x["claims"] for x in m),
         "groundedness": _rate(sum(x["kept"] for x in m), sum(x["claims"] for x in m)),
         "supported_share": _rate(sum(x["supported"] for x in m), sum(x["claims"] for x in m)),

@@ -274,7 +274,9 @@ def _answers_table(summary: dict[str, Any]) -> str:
     rows = []
     for r in runs:
         rows.append([
-            _e(r["model"]), _e(r["rag"]), str(r["cases"]), _pct(r["accuracy"]), _pct(r["groundedness"]),
+            _e(r["model"]), _e(r["rag"]), str(r["cases"]),
+            f'{r["drafted"]} / <span class="{"bad" if r.get("model_errors") else "good"}">{r.get("model_errors", 0)}</span>',
+            _pct(r["accuracy"]), _pct(r["groundedness"]),
             f'<span class="{"bad" if r["high_risk_errors"] else "good"}">{_pct(r["high_risk_error_rate"])}</span>',
             _pct(r["delivered_high_risk_error_rate"]),
             f"{_pct(r['correct_refusal_rate'])} of {r['unanswerable']}", f"{_pct(r['false_refusal_rate'])} of {r['answerable']}",
@@ -282,9 +284,10 @@ def _answers_table(summary: dict[str, Any]) -> str:
             "–" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:.1f}",
         ])  # fmt: skip
     out = "<h3>Answer metrics per model and RAG mode</h3>" + _table(
-        ["model", "RAG", "cases", "accuracy", "groundedness", "high-risk errors", "…in the delivered answer",
-         "correct refusals", "false refusals", "first token p50 / p95", "turn p50 / p95", "tokens/s"],
-        rows, numeric=set(range(2, 12)),
+        ["model", "RAG", "cases", "drafted / model errors", "accuracy", "groundedness", "high-risk errors",
+         "…in the delivered answer", "correct refusals", "false refusals", "first token p50 / p95",
+         "turn p50 / p95", "tokens/s"],
+        rows, numeric=set(range(2, 13)),
     )  # fmt: skip
     for r in runs:
         if r.get("by_alias"):

@@ -23,12 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from agent.errors import RadassistError
 from agent.eval import metrics, suites
 from agent.eval.cases import SUITES, CaseError, Loaded, Vocabulary, check_references, load_file, shipped
 from agent.settings import REPO_ROOT, Settings, get_settings
+from common.errors import RadassistError
+
+if TYPE_CHECKING:
+    from agent.context import AgentContext
+    from agent.runtime import Runtime
 
 SAVE_EVERY_SECONDS = 10.0
 RAG_MODES = {"on": (True,), "off": (False,), "both": (True, False)}
@@ -196,7 +200,7 @@ async def run(
     """Run the evaluation; return results.json's content (also written to the output directory)."""
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from agent.assistant import Assistant, build_deps
+    from agent.assistant import Assistant, build_context
     from agent.eval import report
     from agent.graph import build_graph
     from agent.runtime import open_runtime
@@ -215,7 +219,7 @@ async def run(
         raise RadassistError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
 
     async with open_runtime(settings) as runtime:
-        deps = await build_deps(runtime)
+        context = await build_context(runtime)
         config = runtime.gateway.config
         chat_aliases = [
             a for a in config.aliases() if config.entry(a).model_info.get("mode", "chat") == "chat"
@@ -228,7 +232,7 @@ async def run(
                 )
         vocab = Vocabulary(
             systems=frozenset(t.name for t in runtime.registry.of_kind("classification")),
-            experts=frozenset(deps.experts),
+            experts=frozenset(context.experts),
             sources=await _sources(runtime.pool),
         )
         cases, reference_errors = check_references(cases, vocab)
@@ -237,15 +241,15 @@ async def run(
             on_case_error(error)
         selected = [s for s in SUITES if any(c.suite == s for c in cases)]
         answering = "answers" in selected
-        under_test = options.aliases or sorted({e.model for e in deps.experts.values()})
+        under_test = options.aliases or sorted({e.model for e in context.experts.values()})
         involved = {"embedder"}  # routing and retrieval embed; only answers use chat models
         if answering:
             involved |= {
                 *under_test,
-                deps.verifier_alias,
-                *([deps.router_alias] if deps.router_alias else []),
+                context.verifier_alias,
+                *([context.router_alias] if context.router_alias else []),
             }
-        demo = sorted(set(under_test) & deps.demo_aliases)
+        demo = sorted(set(under_test) & context.demo_aliases)
         header = {
             "format": 1,
             "started_at": started.isoformat(timespec="seconds"),
@@ -256,12 +260,12 @@ async def run(
             },
             "models": {a: _describe(runtime.gateway, a) for a in sorted(involved)},
             "experts": [{"name": e.name, "version": e.version, "sha256": e.sha256, "model": e.model}
-                        for e in deps.experts.values()],
+                        for e in context.experts.values()],
             "drafting": (
                 "Answers were drafted by the models under test ("
                 + ", ".join(under_test) + "), with drafting forced on for this run"
                 + (f" (demo aliases, which draft nothing in normal use: {', '.join(demo)})" if demo else "")
-                + "; verification used the alias " + deps.verifier_alias + "."
+                + "; verification used the alias " + context.verifier_alias + "."
             ) if answering else "No answers suite in this run: no model drafted.",
             "case_errors": [e.as_json() for e in case_errors],
         }  # fmt: skip
@@ -271,19 +275,17 @@ async def run(
             for suite in selected:
                 items = [c for c in cases if c.suite == suite][: options.limit]
                 if suite == "answers":
-                    for alias in sorted({*under_test, deps.verifier_alias}):  # load time is not turn time
+                    for alias in sorted({*under_test, context.verifier_alias}):  # load time is not turn time
                         with contextlib.suppress(
                             Exception
                         ):  # a model that cannot load fails its turns, each saying why
                             await asyncio.to_thread(runtime.gateway.warm, alias)
-                    recorder = suites.DraftRecorder(deps.llm, deps.experts)
-                    base = replace(deps, draft_with_demo_models=True, llm=recorder)
-                    assistants = {}
-                    for rag in RAG_MODES[options.rag]:
-                        variant = replace(base, retrieval=rag)
-                        assistants[rag] = Assistant(
-                            variant, build_graph(variant, checkpointer=InMemorySaver())
-                        )
+                    recorder = suites.DraftRecorder(context.llm, context.experts)
+                    base = replace(context, draft_with_demo_models=True, llm=recorder)
+                    graph = build_graph(checkpointer=InMemorySaver())
+                    assistants = {
+                        rag: Assistant(replace(base, retrieval=rag), graph) for rag in RAG_MODES[options.rag]
+                    }
                     models: list[str | None] = list(options.aliases) or [None]
                     progress.start(suite, len(items) * len(models) * len(assistants))
                     for item in items:
@@ -294,7 +296,7 @@ async def run(
                 else:
                     progress.start(suite, len(items))
                     for item in items:
-                        results.add(await _one(suite, item, deps, runtime))
+                        results.add(await _one(suite, item, context, runtime))
                         progress.advance(suite)
                 results.save()
             complete = True
@@ -309,7 +311,7 @@ async def run(
     return results.data
 
 
-async def _one(suite: str, item: Loaded, deps: Any, runtime: Any) -> suites.Outcome:
+async def _one(suite: str, item: Loaded, context: AgentContext, runtime: Runtime) -> suites.Outcome:
     started = time.perf_counter()
     try:
         if suite == "classification":
@@ -317,7 +319,7 @@ async def _one(suite: str, item: Loaded, deps: Any, runtime: Any) -> suites.Outc
         elif suite == "findings":
             outcome = suites.findings(item, runtime.registry)
         elif suite == "routing":
-            outcome = await suites.routing(item, deps.gate)
+            outcome = await suites.routing(item, context.gate)
         else:
             outcome = await suites.retrieval(item, runtime.registry, runtime.tool_context)
     except Exception as exc:  # one case's failure, recorded; the run goes on

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,9 +28,12 @@ from agent.eval.cases import (
     RetrievalCase,
     RoutingCase,
 )
+from agent.llm import LLM, Messages
+from experts import Expert
+from tools.guideline_search import GuidelineSearchOutput
 from tools.registry import ToolContext, ToolRegistry
 
-RETRIEVAL_K = 5  # what the agent retrieves per turn (AgentDeps.retrieval_k)
+RETRIEVAL_K = 5  # what the agent retrieves per turn (AgentContext.retrieval_k)
 
 
 @dataclass
@@ -202,7 +206,9 @@ async def retrieval(item: Loaded, registry: ToolRegistry, context: ToolContext) 
     assert isinstance(case, RetrievalCase)
     out = _start(item, {"question": case.question})
     result = await registry.get("guideline_search").arun({"query": case.question, "k": RETRIEVAL_K}, context)
-    hits = [h.model_dump() for h in result.hits]  # type: ignore[attr-defined]
+    if not isinstance(result, GuidelineSearchOutput):
+        raise TypeError(f"guideline_search returned {type(result).__name__}")
+    hits = [h.model_dump() for h in result.hits]
     wanted = set(case.expected.source_any)
     rank = next((i for i, h in enumerate(hits, 1) if h["source"] in wanted), None)
     used = relevant(hits)  # what the agent would keep as evidence
@@ -228,33 +234,59 @@ class DraftRecorder:
     """The agent's model gateway, keeping what each expert's model streams: its drafts, word for word.
 
     Verification judges sentences it splits out of a draft and drops short ones, so the model's own words
-    are recorded here, per turn, to judge what the model said (not only what survived). Everything else
-    is the wrapped gateway's.
+    are recorded here, per turn, to judge what the model said (not only what survived). A draft that
+    failed (a model that is down, times out or cannot load) is recorded too: the agent keeps its grounded
+    answer, but the evaluation must count the model's failure. Every other call goes to the wrapped
+    gateway unchanged.
     """
 
-    def __init__(self, llm: Any, experts: dict[str, Any]) -> None:
+    def __init__(self, llm: LLM, experts: Mapping[str, Expert]) -> None:
         self.llm = llm
         self._expert_of = {e.prompt: name for name, e in experts.items()}
         self._drafts: list[tuple[str, str]] = []
+        self._errors: list[str] = []
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.llm, name)
-
-    async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> Any:
+    async def astream(self, alias: str, messages: Messages, **params: Any) -> AsyncIterator[str]:
         expert = self._expert_of.get(messages[0].get("content", ""), alias)
         parts: list[str] = []
         try:
             async for token in self.llm.astream(alias, messages, **params):
                 parts.append(token)
                 yield token
+        except Exception as exc:
+            self._errors.append(f"{expert} ({alias}): {type(exc).__name__}: {exc}")
+            raise
         finally:
             self._drafts.append((expert, "".join(parts)))
 
-    def take(self) -> dict[str, str]:
-        """Each expert's last draft of the turn (a revision replaces its draft); then start afresh."""
-        final = dict(self._drafts)
-        self._drafts = []
-        return final
+    async def acomplete_json(
+        self, alias: str, messages: Messages, schema: dict[str, Any], **params: Any
+    ) -> dict[str, Any]:
+        return await self.llm.acomplete_json(alias, messages, schema, **params)
+
+    async def acall_tools(
+        self, alias: str, messages: Messages, tools: list[dict[str, Any]], **params: Any
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return await self.llm.acall_tools(alias, messages, tools, **params)
+
+    def supports_tools(self, alias: str) -> bool:
+        return self.llm.supports_tools(alias)
+
+    def chat_aliases(self) -> list[str]:
+        return self.llm.chat_aliases()
+
+    def describe(self, alias: str) -> dict[str, Any]:
+        return self.llm.describe(alias)
+
+    def sampling(self, alias: str) -> dict[str, Any]:
+        return self.llm.sampling(alias)
+
+    def take(self) -> tuple[dict[str, str], list[str]]:
+        """Each expert's last draft of the turn (a revision replaces its draft) and the drafts that failed;
+        then start afresh."""
+        final, errors = dict(self._drafts), self._errors
+        self._drafts, self._errors = [], []
+        return final, errors
 
 
 async def answer(item: Loaded, assistant: Any, model: str | None, rag: bool) -> Outcome:
@@ -264,7 +296,7 @@ async def answer(item: Loaded, assistant: Any, model: str | None, rag: bool) -> 
     out = _start(item, {"question": case.question})
     out.model = model or "configured"
     out.rag = "on" if rag else "off"
-    recorder = assistant.deps.llm if isinstance(assistant.deps.llm, DraftRecorder) else None
+    recorder = assistant.context.llm if isinstance(assistant.context.llm, DraftRecorder) else None
     if recorder is not None:
         recorder.take()  # nothing left over from another turn
     started = time.perf_counter()
@@ -274,8 +306,11 @@ async def answer(item: Loaded, assistant: Any, model: str | None, rag: bool) -> 
         return _failed(out, exc)
     finally:
         out.seconds = round(time.perf_counter() - started, 3)
-    drafts = recorder.take() if recorder is not None else None
-    judged = metrics.judge_answer(case.question, case.expected, result, drafts=drafts, rag=rag)
+    drafts, model_errors = recorder.take() if recorder is not None else (None, [])
+    spellings = assistant.context.registry.category_spellings()
+    judged = metrics.judge_answer(case.question, case.expected, result, spellings, drafts=drafts, rag=rag)
+    judged.reasons += [f"model error: {e}" for e in dict.fromkeys(model_errors)]  # the grounded answer hid it
+    judged.measures["model_errors"] = model_errors
     out.output = {
         "answer": result.answer,
         "verdict": result.verification.get("verdict"),

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from chainlit.auth import decode_jwt, get_token_from_cookies
+from chainlit.auth import get_token_from_cookies
+from chainlit.auth.jwt import decode_jwt
 from chainlit.data import get_data_layer
 from chainlit.server import app
 from starlette.requests import Request
@@ -141,7 +142,7 @@ def _install() -> None:
     if any(getattr(r, "path", None) == PATH for r in routes):
         return
     routes.insert(0, Route(PATH, evaluation_page, methods=["GET"]))
-    if not any(m.cls is EvaluationLink for m in app.user_middleware):
+    if not any(getattr(m, "cls", None) is EvaluationLink for m in app.user_middleware):
         app.add_middleware(EvaluationLink)
 
 

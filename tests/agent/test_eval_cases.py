@@ -77,7 +77,7 @@ def test_references_to_what_the_deployment_lacks_are_errors_with_the_field() -> 
 
 
 def test_an_unreadable_file_stops_the_command(tmp_path: Path) -> None:
-    from agent.errors import RadassistError
+    from common.errors import RadassistError
 
     with pytest.raises(RadassistError, match="cannot read case file"):
         load_file(tmp_path / "missing.jsonl")

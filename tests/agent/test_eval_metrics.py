@@ -22,8 +22,10 @@ from agent.eval.metrics import Reference, percentile, statement_errors
 from agent.eval.suites import DraftRecorder
 from agent.graph import build_graph
 from tests.agent.fakes import ScriptedLLM
+from tools.registry import load_tools
 
 LUNG_RADS_Q = "Baseline screening LDCT: 9 mm solid nodule. Lung-RADS category?"
+SPELLINGS = load_tools().category_spellings()
 FLEISCHNER_Q = "7 mm solid nodule, smoker, what follow-up?"
 OUTSIDE_Q = "What CAD-RADS category is a 60% LAD stenosis?"
 
@@ -40,8 +42,8 @@ def broken(messages: list[dict[str, Any]]) -> str:
 
 def recording(assistant: Assistant) -> Assistant:
     """The assistant as `radassist eval` runs it: its model wrapped in a DraftRecorder."""
-    deps = replace(assistant.deps, llm=DraftRecorder(assistant.deps.llm, assistant.deps.experts))
-    return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()))
+    context = replace(assistant.context, llm=DraftRecorder(assistant.context.llm, assistant.context.experts))
+    return Assistant(context, build_graph(checkpointer=InMemorySaver()))
 
 
 async def turn(make: Callable[..., Assistant], draft: Callable[..., str], question: str, **exp: Any) -> Any:
@@ -61,6 +63,7 @@ def ref(**kwargs: Any) -> Reference:
         "unanswerable": False,
         "intervals": None,
         "numbers": set(),
+        "spellings": SPELLINGS,
     }
     return Reference(**{**base, **kwargs})
 
@@ -109,6 +112,20 @@ async def test_a_good_model_passes_and_a_broken_one_makes_high_risk_errors(
     assert other_system.measures["draft_high_risk"] == ["states lung_rads 1, but the finding is fleischner"]
 
 
+async def test_a_model_that_fails_to_draft_fails_its_case(make_assistant: Callable[..., Assistant]) -> None:
+    item = Loaded(
+        AnswerCase(id="t", kind="answer", question=LUNG_RADS_Q, expected=AnswerExpected(category="4A")), "t", 1
+    )
+    down = recording(make_assistant(ScriptedLLM(fail_with=ConnectionError("model server down"))))
+    out = await suites.answer(item, down, None, True)
+    assert out.output["categories"] == [{"system": "lung_rads", "category": "4A"}]  # the tool still answered
+    assert not out.passed and out.reasons == [
+        "model error: chest (expert-chest): ConnectionError: model server down"
+    ]  # ... but the model under test did not, and the evaluation says so
+    run = metrics.answers_run("configured", "on", [out.as_json()])
+    assert run["model_errors"] == 1 and run["accuracy"] == 0.0
+
+
 async def test_refusals_and_keys_are_judged(make_assistant: Callable[..., Assistant]) -> None:
     result, declined = await turn(make_assistant, broken, OUTSIDE_Q, cannot_answer=True)
     assert declined.refused and declined.reasons == [] and result.trace["drafts"] == {}
@@ -125,16 +142,16 @@ async def test_without_retrieval_a_source_key_asks_for_an_answer_not_a_citation(
     make_assistant: Callable[..., Assistant],
 ) -> None:
     assistant = make_assistant(ScriptedLLM(restating))
-    no_rag = replace(assistant.deps, retrieval=False)
-    offline = Assistant(no_rag, build_graph(no_rag, checkpointer=InMemorySaver()))
+    no_rag = replace(assistant.context, retrieval=False)
+    offline = Assistant(no_rag, build_graph(checkpointer=InMemorySaver()))
     result = await offline.ask("What are the MRI safety zones?")
     assert not any(c["tool"] == "guideline_search" for c in result.tool_calls)  # retrieval really off
-    judged = metrics.judge_answer("q", AnswerExpected(source_any=["mri"]), result, rag=False)
+    judged = metrics.judge_answer("q", AnswerExpected(source_any=["mri"]), result, SPELLINGS, rag=False)
     assert judged.refused and judged.reasons == [
         "declined without retrieval (the key names a guideline source)"
     ]
     with_rag = await assistant.ask("What are the MRI safety zones?")
-    assert metrics.judge_answer("q", AnswerExpected(source_any=["mri"]), with_rag).reasons == []
+    assert metrics.judge_answer("q", AnswerExpected(source_any=["mri"]), with_rag, SPELLINGS).reasons == []
 
 
 def test_percentiles_are_nearest_rank() -> None:

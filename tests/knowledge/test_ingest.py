@@ -18,6 +18,8 @@ from tools.knowledge.reindex import reindex
 from tools.knowledge.search import DEFAULT_PARAMS, search
 from tools.knowledge.store import EmbeddingModelMismatch
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 ADRENAL = """---
 title: "Adrenal test guide"
 society: "Test Society"

@@ -26,6 +26,8 @@ from tools.knowledge.corpus import CORPUS_DIR, ensure_corpus_loaded
 from tools.knowledge.search import search
 from tools.knowledge.sentences import split_units
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 QUESTIONS = load_questions()
 
 

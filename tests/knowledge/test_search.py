@@ -35,6 +35,8 @@ from tools.knowledge.search import (
 from tools.knowledge.terms import query_terms, tsquery_text
 from tools.registry import REGISTRY, ToolContext, ToolInputError
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 DIM = 384
 
 
@@ -116,6 +118,7 @@ async def forced_hnsw_search(conn: Any, query: np.ndarray, params: SearchParams,
 THROUGH_THE_INDEX = SearchParams(exact_filter_rows=0)  # never switch to an exact scan of the filtered rows
 
 
+@pytest.mark.postgres
 async def test_selective_filter_still_returns_k_through_the_hnsw_index(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -129,6 +132,7 @@ async def test_selective_filter_still_returns_k_through_the_hnsw_index(synthetic
         assert await forced_hnsw_search(conn, query, without, system="beta") == []
 
 
+@pytest.mark.postgres
 async def test_a_selective_filter_is_searched_exactly(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -154,6 +158,7 @@ async def test_a_selective_filter_is_searched_exactly(synthetic: Any) -> None:
         assert [h.chunk_id for h in exact] == [h.chunk_id for h in indexed]
 
 
+@pytest.mark.postgres
 async def test_filters_with_the_planners_own_choice(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -172,6 +177,7 @@ async def test_filters_with_the_planners_own_choice(synthetic: Any) -> None:
         )
 
 
+@pytest.mark.postgres
 async def test_unfiltered_hits_are_the_nearest_and_fused(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -191,6 +197,7 @@ async def test_unfiltered_hits_are_the_nearest_and_fused(synthetic: Any) -> None
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+@pytest.mark.postgres
 async def test_words_in_every_chunk_are_left_out_of_the_full_text_query(synthetic: Any) -> None:
     pool, _ = synthetic
     async with pool.connection() as conn:
@@ -290,6 +297,8 @@ async def test_fusion_combines_both_lists(guides: Any, embedder: Any) -> None:
             assert hit.semantic_similarity is not None and -1.0 <= hit.semantic_similarity <= 1.0
 
 
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_hits_carry_complete_citations(guides: Any, embedder: Any) -> None:
     [hit] = (await search(guides, embedder, "simple renal cyst follow-up", k=1)).hits
     assert (hit.source, hit.title, hit.society, hit.year) == (
@@ -317,6 +326,8 @@ async def test_hits_carry_complete_citations(guides: Any, embedder: Any) -> None
         assert (await cur.fetchone())[0] == hit.text
 
 
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_filters_are_case_insensitive_and_unknown_values_listed(guides: Any, embedder: Any) -> None:
     hits = (await search(guides, embedder, "renal cyst", k=5, modality="mr")).hits
     assert hits and {h.source for h in hits} == {"abdomen-guide"}
@@ -327,6 +338,8 @@ async def test_filters_are_case_insensitive_and_unknown_values_listed(guides: An
 
 
 # -- the tool -----------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_tool_returns_cited_hits_and_caches_its_embedder(guides: Any, gateway: Any) -> None:
     import tools.guideline_search  # noqa: F401  (registers the tool)
 

@@ -15,6 +15,8 @@ from tests.knowledge.kbhelpers import write
 from tools.knowledge.ingest import delete_sources, ingest_paths
 from tools.knowledge.sources import remove_source
 
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
 GUIDE = """---
 title: "Stats guide"
 ---

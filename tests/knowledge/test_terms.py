@@ -47,6 +47,7 @@ def test_unknown_and_unfamiliar_shares() -> None:
     assert terms({}).unknown_share == 1.0, "a question with no words at all is entirely unknown"
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     "lexeme", ["it's", "back\\slash", "a:b", "x&y", "!not", "(paren)", "'quoted'", "lr-5"]
 )
@@ -59,6 +60,7 @@ def test_quoted_lexemes_reach_postgres_intact(pg_url: str, lexeme: str) -> None:
     assert row == ([lexeme], True)
 
 
+@pytest.mark.postgres
 def test_heading_only_tsquery_matches_heading_words_only(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         row: Any = conn.execute(
@@ -74,6 +76,7 @@ def test_heading_only_tsquery_matches_heading_words_only(pg_url: str) -> None:
     assert row == (True, True, False)
 
 
+@pytest.mark.postgres
 def test_query_terms_come_from_postgres_with_their_words(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         row: Any = conn.execute(QUERY_TERMS, ("Which ICD-10 codes for the patients?",)).fetchone()

@@ -24,7 +24,7 @@ from pgvector import HalfVector
 from psycopg import sql
 from pydantic import BaseModel, Field, computed_field
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.loaders import FILTER_FIELDS
 from tools.knowledge.rerank import Evidence, RelevanceWeights, evidence, quote
@@ -110,7 +110,7 @@ class GuidelineHit(BaseModel):
     keyword_rank: int | None = Field(default=None, description="rank among full-text matches (1 = best)")
     keyword_score: float | None = Field(default=None, description="BM25 score of the full-text match")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorated properties; pydantic documents this
     @property
     def citation(self) -> str:
         """A one-line human citation: society (year), title, section, page, url."""

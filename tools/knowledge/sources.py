@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.loaders import LOADERS
 from tools.knowledge.stats import forget_stats
 
