@@ -156,6 +156,19 @@ def test_a_broken_model_is_caught_against_a_good_baseline(
     assert latest["report"] == str((tmp_path / "broken" / "report.html").resolve())
 
 
+def test_limit_runs_the_first_cases_of_each_suite(
+    deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, summary, err = run_cli(
+        capsys, "--suite", "routing", "--suite", "retrieval", "--limit", "2", "--out", str(tmp_path / "quick")
+    )
+    assert status == 0 and {k: v["cases"] for k, v in summary["summary"]["suites"].items()} == {
+        "routing": 2, "retrieval": 2,
+    }  # fmt: skip
+    assert "routing" in err and "retrieval" in err and "2/2" in err  # a progress bar per suite, on stderr
+    assert main(["eval", "--limit", "0", "--out", str(tmp_path / "none")]) == 2
+
+
 def test_command_input_problems_are_one_line_and_exit_2(
     deployment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
