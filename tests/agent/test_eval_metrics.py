@@ -114,7 +114,9 @@ async def test_a_good_model_passes_and_a_broken_one_makes_high_risk_errors(
 
 async def test_a_model_that_fails_to_draft_fails_its_case(make_assistant: Callable[..., Assistant]) -> None:
     item = Loaded(
-        AnswerCase(id="t", kind="answer", question=LUNG_RADS_Q, expected=AnswerExpected(category="4A")), "t", 1
+        AnswerCase(id="t", kind="answer", question=LUNG_RADS_Q, expected=AnswerExpected(category="4A")),
+        "t",
+        1,
     )
     down = recording(make_assistant(ScriptedLLM(fail_with=ConnectionError("model server down"))))
     out = await suites.answer(item, down, None, True)
