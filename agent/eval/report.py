@@ -98,6 +98,7 @@ def _plots(summary: dict[str, Any], outcomes: list[dict[str, Any]], comparison: 
             len(per_system),
             figsize=(6 * len(per_system), 0.35 * max(len(b) for _, b in per_system) + 1.4),
             squeeze=False,
+            layout="constrained",  # long system names would otherwise run into the plot on their left
         )
         for ax, (suite, by_system) in zip(axes[0], per_system, strict=True):
             names = list(by_system)[::-1]
