@@ -132,10 +132,7 @@ class Assistant:
         state = cast(AgentState, (await self.graph.aget_state(config)).values)
         total_ms = round((time.perf_counter() - started) * 1000, 2)
         result = self._result(state, thread_id, total_ms)
-        result.provenance["model_calls"] = [
-            {"alias": c.alias, "kind": c.kind, "tokens": c.tokens, "ms": round(c.seconds * 1000, 2)}
-            for c in calls
-        ]
+        result.provenance["model_calls"] = [c.as_json() for c in calls]
         result.provenance["model_tokens"] = sum(c.tokens for c in calls)
         await self._store(result, message, message_id)
         return result

@@ -33,3 +33,5 @@ class AgentContext:
     demo_aliases: frozenset[str] = frozenset()
     """Aliases marked `demo: true` in models.yaml: they draft nothing unless `draft_with_demo_models`."""
     draft_with_demo_models: bool = False
+    retrieval: bool = True
+    """False skips guideline_search, so `radassist eval --rag off` measures a model without retrieval."""

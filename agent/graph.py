@@ -228,6 +228,8 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     if system:  # one system: search its guideline for the computed category
         query = f"{message} {results[0].guideline} {results[0].category or ''}".strip()
     search = {"query": query, "k": ctx.retrieval_k, **({"system": system} if system else {})}
+    if not ctx.retrieval:  # off only in `radassist eval --rag off`
+        return {"passages": [], "retrieved_chunk_ids": [], "timings_ms": {"retrieval": _ms(start)}}
     try:
         out = await ctx.registry.get("guideline_search").arun(search, ctx.tool_context)
         if not isinstance(out, GuidelineSearchOutput):

@@ -141,7 +141,7 @@ def intervals(text: str) -> set[str]:
     return found
 
 
-def _months(interval: str) -> tuple[float, ...]:
+def interval_months(interval: str) -> tuple[float, ...]:
     """An interval in months, so '1 year' equals '12 month' and '1-2 year' equals '12-24 month'."""
     numbers, unit = interval.split(" ")
     factor = {"month": 1.0, "year": 12.0, "week": 12 / 52}[unit]
@@ -230,14 +230,14 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
     # A computed result fixes this finding's schedule: its intervals come from the tool, not from
     # passages that describe other rows of the table.
     decided = any(r.get("category") for r in evidence.tool_results)
-    tool_intervals = {_months(v) for v in intervals(tool_text)}
-    passage_intervals = {_months(v) for v in intervals(passage_text)}
+    tool_intervals = {interval_months(v) for v in intervals(tool_text)}
+    passage_intervals = {interval_months(v) for v in intervals(passage_text)}
     for value in sorted(intervals(text)):
         claim.kinds.append("interval")
-        if _months(value) in tool_intervals:
+        if interval_months(value) in tool_intervals:
             claim.evidence.append(f"interval {value} in tool management")
             continue
-        if not decided and _months(value) in passage_intervals and passage_ok:
+        if not decided and interval_months(value) in passage_intervals and passage_ok:
             claim.evidence.append(f"interval {value} in passage")
             continue
         claim.status = "contradicted" if tool_intervals else "unsupported"

@@ -59,6 +59,16 @@ class ModelCall:
     kind: str
     tokens: int
     seconds: float
+    first_token_seconds: float | None = None
+    """Streams only: from the request to the first token (prompt processing; `radassist eval` reports it)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """As recorded in an answer's provenance (times in ms)."""
+        data: dict[str, Any] = {"alias": self.alias, "kind": self.kind, "tokens": self.tokens}
+        data["ms"] = round(self.seconds * 1000, 2)
+        if self.first_token_seconds is not None:
+            data["first_token_ms"] = round(self.first_token_seconds * 1000, 2)
+        return data
 
 
 _calls: ContextVar[list[ModelCall] | None] = ContextVar("radassist_model_calls", default=None)
@@ -75,10 +85,11 @@ def record_model_calls() -> Iterator[list[ModelCall]]:
         _calls.reset(token)
 
 
-def _record(alias: str, kind: str, tokens: int, start: float) -> None:
+def _record(alias: str, kind: str, tokens: int, start: float, first_token: float | None = None) -> None:
     calls = _calls.get()
     if calls is not None:
-        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start))
+        first = None if first_token is None else first_token - start
+        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start, first))
 
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
@@ -182,6 +193,7 @@ class Gateway(LLM):
         alias = self._egress(alias, message_texts(messages))
         check_allow_model_requests("chat", alias)
         start, tokens = time.perf_counter(), 0
+        first: float | None = None
         from litellm.types.utils import ModelResponse
 
         response = await self.router.acompletion(
@@ -194,9 +206,10 @@ class Gateway(LLM):
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 if delta:
                     tokens += 1
+                    first = first or time.perf_counter()
                     yield delta
         finally:
-            _record(alias, "stream", tokens, start)
+            _record(alias, "stream", tokens, start, first)
 
     async def acomplete_json(
         self, alias: str, messages: list[dict[str, Any]], schema: dict[str, Any], **params: Any

@@ -23,6 +23,7 @@ import chainlit as cl
 from chainlit.input_widget import InputWidget, Select
 from chainlit.types import ThreadDict
 
+import agent.ui.evaluation  # noqa: F401  (the admins' Evaluation page)
 from agent import capabilities
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded
