@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.answer import relevant
 from agent.eval import metrics
 from agent.eval.cases import (
     AnswerCase,
@@ -211,7 +210,7 @@ async def retrieval(item: Loaded, registry: ToolRegistry, context: ToolContext) 
     hits = [h.model_dump() for h in result.hits]
     wanted = set(case.expected.source_any)
     rank = next((i for i, h in enumerate(hits, 1) if h["source"] in wanted), None)
-    used = relevant(hits)  # what the agent would keep as evidence
+    used = hits  # the search's relevance floor already kept only what the agent takes as evidence
     out.output = {
         "hits": [
             {"source": h["source"], "section": h.get("section"), "score": round(h.get("score") or 0, 4),
