@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import RadassistError
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
-from agent.gateway.gguf import file_sha256, resolve_gguf
+from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 from agent.gateway.phi import PhiWithheld, decide, message_texts, record_egress
 
 if TYPE_CHECKING:
@@ -241,6 +241,10 @@ class Gateway:
         if params.provider == "llamacpp":
             path, sha256 = self._gguf_file(params.target)
             info.update(path=str(path), sha256=sha256, chat_format=params.model_dump().get("chat_format"))
+            if lora := (params.model_extra or {}).get("lora_path"):
+                adapter = resolve_adapter(str(lora), base=self.base)
+                scale = (params.model_extra or {}).get("lora_scale", 1.0)
+                info["lora"] = {"path": str(adapter), "sha256": file_sha256(adapter), "scale": float(scale)}
         elif params.provider in ("ollama", "ollama_chat"):
             info.update(api_base=params.api_base, digest=_ollama_digest(params.target, params.api_base))
         elif params.api_base:

@@ -214,6 +214,7 @@ def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> 
                 resolve_gguf(params.target, base=path.parent, model_dir=model_dir, check_only=True)
             except RadassistError as exc:
                 raise RadassistError(f"{where}: {exc}") from None
+        _check_adapter(params, path, where)
     for alias in REQUIRED_ALIASES:
         config.entries(alias)
     for i, entry in enumerate(config.model_list):
@@ -222,6 +223,31 @@ def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> 
         for src, targets in dict(rule).items():
             for alias in [src, *targets]:
                 config.entries(alias)
+
+
+def _check_adapter(params: LitellmParams, path: Path, where: str) -> None:
+    """`lora_path` names an existing adapter file of a llamacpp/ model; `lora_scale` is a number."""
+    from agent.gateway.gguf import resolve_adapter
+
+    extra = params.model_extra or {}
+    lora, scale = extra.get("lora_path"), extra.get("lora_scale")
+    if lora is None:
+        if scale is not None:
+            raise RadassistError(f"{where}: lora_scale is set but lora_path is not")
+        return
+    if params.provider != "llamacpp":
+        raise RadassistError(
+            f"{where}: lora_path works with the llamacpp/ provider only (serve adapters of "
+            f"{params.provider}/ models from that server instead)"
+        )
+    if not isinstance(lora, str) or not lora.strip():
+        raise RadassistError(f"{where}: lora_path must be the path of a LoRA adapter GGUF file")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
+        raise RadassistError(f"{where}: lora_scale must be a number, not {scale!r}")
+    try:
+        resolve_adapter(lora, base=path.parent)
+    except RadassistError as exc:
+        raise RadassistError(f"{where}: {exc}") from None
 
 
 def _check_phi_settings(config: ModelsConfig, entry: ModelEntry, where: str) -> None:

