@@ -193,7 +193,7 @@ async def password_login(username: str, password: str) -> cl.User | None:
     client = client_address()
     pool = await _layer.pool()
     try:
-        THROTTLE.check(username, client)
+        await THROTTLE.check(pool, username, client)
         account = await authenticate(username, password, pool=pool)
     except Throttled as exc:
         await record("login", actor="", target="", result="denied", detail={"reason": exc.reason})
@@ -201,12 +201,12 @@ async def password_login(username: str, password: str) -> cl.User | None:
             status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}
         ) from None
     if account is None:
-        THROTTLE.failed(username, client)
+        await THROTTLE.failed(pool, username, client)
         log.info("login refused")  # never the user name: it may be a mistyped password
         known = await account_state(pool, username) != "unknown"  # name an account only if it exists
         await record("login", actor=username if known else "", result="failure")
         return None
-    THROTTLE.succeeded(username)
+    await THROTTLE.succeeded(pool, username)
     session_id = await open_session(pool, account.identifier, client)
     if session_id is None:  # disabled between the password check and now
         return None
