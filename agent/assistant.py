@@ -150,6 +150,7 @@ class Assistant:
         provenance = {
             "created_at": datetime.now(UTC).isoformat(),
             "thread_id": thread_id,
+            "models_config_sha256": getattr(getattr(self.deps.llm, "config", None), "sha256", None),
             "models": {alias: self.deps.llm.describe(alias) for alias in sorted(aliases)},
             "sampling": {alias: self.deps.llm.sampling(alias) for alias in sorted(aliases)},
             "experts": [
@@ -226,17 +227,26 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
         await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
         saver = EncryptedPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
         await saver.setup()
-        deps = await build_deps(runtime)
-        notice = demo_notice(runtime.gateway.config, deps.experts, deps.draft_with_demo_models)
-        limit = (
-            runtime.settings.max_message_chars
-        )  # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
-        yield Assistant(
-            deps,
-            build_graph(deps, checkpointer=saver),
-            pool=runtime.pool,
-            max_message_chars=limit,
-            notice=notice,
-        )
+        yield await assemble(runtime, saver)
     finally:
         await pool.close()
+
+
+async def assemble(runtime: Runtime, checkpointer: Any) -> Assistant:
+    """An assistant over the runtime's models, experts and tools, remembering through `checkpointer`.
+
+    `open_assistant` builds the first one; a models reload (agent/live.py) builds the next one over a
+    runtime with the new gateway and the same checkpointer, so conversations keep their memory.
+    """
+    deps = await build_deps(runtime)
+    notice = demo_notice(runtime.gateway.config, deps.experts, deps.draft_with_demo_models)
+    limit = (
+        runtime.settings.max_message_chars
+    )  # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
+    return Assistant(
+        deps,
+        build_graph(deps, checkpointer=checkpointer),
+        pool=runtime.pool,
+        max_message_chars=limit,
+        notice=notice,
+    )

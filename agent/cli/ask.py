@@ -8,12 +8,18 @@ import json
 import sys
 from typing import Any
 
+USER_HELP = (
+    "the account the conversation belongs to; it appears in that account's chat UI sidebar "
+    "(default: the account named like the operating-system user)"
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     ask = sub.add_parser("ask", help="ask one question (add --thread to follow up)")
     ask.add_argument("message")
     ask.add_argument("--thread", help="continue this conversation (thread id printed by earlier answers)")
     ask.add_argument("--expert", help="answer as this expert instead of letting the gate choose")
+    ask.add_argument("--user", help=USER_HELP)
     ask.add_argument(
         "--json", action="store_true", help="print the answer, experts, tool calls, citations as JSON"
     )
@@ -21,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     chat = sub.add_parser("chat", help="terminal chat with streaming and follow-ups")
     chat.add_argument("--thread", help="resume this conversation")
     chat.add_argument("--expert", help="always answer as this expert")
+    chat.add_argument("--user", help=USER_HELP)
     chat.set_defaults(func=cmd_chat)
 
 
@@ -33,19 +40,78 @@ def _say_notice(notice: str | None) -> None:
         print(f"radassist: note: {notice}", file=sys.stderr, flush=True)
 
 
+def cli_account(url: str, name: str | None) -> str:
+    """The account a command-line conversation belongs to: `--user`, else the operating-system user's."""
+    import getpass
+
+    from agent.db import connect
+    from agent.errors import RadassistError
+
+    given = name is not None
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except Exception:  # no user name in the environment or the password database
+            raise RadassistError(
+                "cannot tell who you are: pass --user NAME (an account of `radassist users list`)"
+            ) from None
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT identifier, disabled FROM users WHERE lower(identifier) = lower(%s)", (name,)
+        ).fetchone()
+    if row is None:
+        hint = "" if given else " (the operating-system user); pass --user NAME"
+        raise RadassistError(
+            f"no account named {name!r}{hint}, or create it with `radassist users add {name}` "
+            "(conversations belong to an account and appear in its chat UI sidebar)"
+        )
+    if row[1]:
+        raise RadassistError(f"account {row[0]!r} is disabled")
+    return str(row[0])
+
+
+class _Conversation:
+    """One command-line conversation: its account, thread and chat history."""
+
+    def __init__(self, runtime: Any, owner: str, thread: str | None) -> None:
+        from agent.history import History
+
+        self.runtime, self.owner, self.thread = runtime, owner, thread
+        self.history = History(runtime.pool)
+
+    async def ask(self, assistant: Any, message: str, expert: str | None, on_event: Any = None) -> Any:
+        import uuid
+
+        from agent.history import Message, check_thread
+
+        thread = self.thread or str(uuid.uuid4())
+        new = not await check_thread(self.runtime.pool, thread, self.owner)
+        question = Message("user", message)
+        answer_id = str(uuid.uuid4())
+        result = await assistant.ask(
+            message, thread_id=thread, expert=expert, on_event=on_event, message_id=answer_id
+        )
+        answer = Message("assistant", result.answer, id=answer_id)
+        await self.history.record(thread, self.owner, [question, answer], new=new)
+        self.thread = thread
+        return result
+
+
 async def _ask(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
     from agent.errors import RadassistError
     from agent.progress import ready
     from agent.runtime import open_runtime
 
-    async with open_runtime() as runtime, open_assistant(runtime) as assistant:
-        _say_notice(assistant.notice)
-        ready()
-        try:
-            result = await assistant.ask(args.message, thread_id=args.thread, expert=args.expert)
-        except ValueError as exc:
-            raise RadassistError(str(exc)) from exc
+    async with open_runtime() as runtime:
+        conversation = _Conversation(runtime, cli_account(runtime.database_url, args.user), args.thread)
+        async with open_assistant(runtime) as assistant:
+            _say_notice(assistant.notice)
+            ready()
+            try:
+                result = await conversation.ask(assistant, args.message, args.expert)
+            except ValueError as exc:
+                raise RadassistError(str(exc)) from exc
     if args.json:
         print(json.dumps(result.as_json(), indent=2, default=str))
     else:
@@ -130,8 +196,8 @@ async def _chat(args: argparse.Namespace) -> int:
     from agent.runtime import open_runtime
 
     console = Console()
-    thread = args.thread
     async with open_runtime() as runtime, open_assistant(runtime) as assistant:
+        conversation = _Conversation(runtime, cli_account(runtime.database_url, args.user), args.thread)
         _say_notice(assistant.notice)
         console.print("radassist chat: type a question, empty line or Ctrl-D to quit.", style="dim")
         while True:
@@ -143,13 +209,12 @@ async def _chat(args: argparse.Namespace) -> int:
                 break
             try:
                 with _ChatView(console) as view:
-                    result = await assistant.ask(
-                        message, thread_id=thread, expert=args.expert, on_event=view.on_event
-                    )
+                    result = await conversation.ask(assistant, message, args.expert, view.on_event)
             except ValueError as exc:
                 console.print(f"radassist: {exc}", style="red")
                 continue
-            thread = result.thread_id
             console.print(Markdown(_hard_breaks(result.answer)))
-            console.print(f"[{result.verification['verdict']}; thread {thread}]", style="dim", markup=False)
+            console.print(
+                f"[{result.verification['verdict']}; thread {result.thread_id}]", style="dim", markup=False
+            )
     return 0

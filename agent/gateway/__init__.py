@@ -95,13 +95,17 @@ _SAMPLING_KEYS = (
 class Gateway:
     """One per process: owns the Router and the loaded local models."""
 
-    def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: ModelsConfig, *, model_dir: Path | None = None, llamacpp: LlamaCppProvider | None = None
+    ) -> None:
+        """`llamacpp`: the provider of the gateway this one replaces (a models reload), so a GGUF both
+        configurations load with the same options stays loaded once."""
         self.config = config
         self.model_dir = model_dir
         self.base = config.source.parent if config.source else None
         self.embeddings = LocalEmbeddings(base=self.base)
         self._lock = threading.RLock()
-        self._llamacpp: LlamaCppProvider | None = None
+        self._llamacpp: LlamaCppProvider | None = llamacpp
         self._router: Router | None = None
         self._gguf: dict[str, tuple[Path, str]] = {}
 
@@ -267,6 +271,20 @@ class Gateway:
     def supports_tools(self, alias: str) -> bool:
         """True when the admin declared native tool calling for the alias (model_info.supports_function_calling)."""
         return bool(self.config.entry(alias).model_info.get("supports_function_calling"))
+
+    def loaded_provider(self) -> LlamaCppProvider | None:
+        """The in-process llama.cpp provider if something created it (None: no GGUF was needed yet)."""
+        return self._llamacpp
+
+    def llamacpp_keys(self) -> set[tuple[Any, ...]]:
+        """The load keys of every llamacpp/ deployment in this configuration (what a reload keeps loaded)."""
+        if self._llamacpp is None:
+            return set()
+        return {
+            self._llamacpp.load_key(e.litellm_params.model, e.litellm_params.model_dump())
+            for e in self.config.model_list
+            if e.litellm_params.provider == "llamacpp"
+        }
 
     def warm(self, alias: str) -> None:
         """Load a local model ahead of the first message (no-op for remote or Ollama models)."""

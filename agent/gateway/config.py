@@ -7,6 +7,7 @@ one line naming the file, the entry and the problem.
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ class ModelsConfig(BaseModel):
     router_settings: dict[str, Any] = Field(default_factory=dict)
     litellm_settings: dict[str, Any] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)
+    sha256: str | None = Field(default=None, exclude=True)
+    """The sha256 of the file's bytes as read: which configuration answered (recorded in provenance)."""
 
     def aliases(self) -> list[str]:
         return sorted({e.model_name for e in self.model_list})
@@ -168,7 +171,10 @@ def load_models_config(path: Path, *, model_dir: Path | None = None) -> ModelsCo
     if not path.is_file():
         raise RadassistError(f"{path}: models file not found (RADASSIST_MODELS_FILE)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RadassistError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise RadassistError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(raw, dict):
@@ -181,6 +187,7 @@ def load_models_config(path: Path, *, model_dir: Path | None = None) -> ModelsCo
         alias = _alias_at(raw, err["loc"])
         raise RadassistError(f"{path}: {where}{alias}: {err['msg']}") from exc
     config.source = path
+    config.sha256 = hashlib.sha256(data).hexdigest()
     _check_entries(config, path, model_dir)
     return config
 

@@ -126,8 +126,8 @@ class LlamaCppProvider(CustomLLM):
         self._loading = threading.Lock()
         atexit.register(self.close)
 
-    def load(self, model: str, options: dict[str, Any]) -> LoadedModel:
-        """Load (once) the GGUF behind a model string with its load options."""
+    def load_key(self, model: str, options: dict[str, Any]) -> tuple[Any, ...]:
+        """What identifies one loaded model: the GGUF and every load option (the adapter's resolved path too)."""
         target = model.removeprefix("llamacpp/")
         load_opts = {k: options[k] for k in LOAD_KEYS if options.get(k) is not None}
         load_opts.setdefault("n_threads", os.cpu_count() or 1)
@@ -137,7 +137,12 @@ class LlamaCppProvider(CustomLLM):
             load_opts["lora_scale"] = float(load_opts.get("lora_scale", 1.0))
         else:
             load_opts.pop("lora_scale", None)  # a scale without an adapter changes nothing
-        key = (target, tuple(sorted(load_opts.items())))
+        return (target, tuple(sorted(load_opts.items())))
+
+    def load(self, model: str, options: dict[str, Any]) -> LoadedModel:
+        """Load (once) the GGUF behind a model string with its load options."""
+        key = self.load_key(model, options)
+        target, load_opts = key[0], dict(key[1])
         with self._loading:
             if key not in self._models:
                 from llama_cpp import Llama
@@ -148,13 +153,22 @@ class LlamaCppProvider(CustomLLM):
                 self._models[key] = LoadedModel(llm=llm, path=path, chat_format=load_opts.get("chat_format"))
             return self._models[key]
 
-    def close(self) -> None:
-        """Free every loaded model (llama.cpp's own finaliser fails at interpreter exit)."""
+    def keep_only(self, keys: set[tuple[Any, ...]]) -> int:
+        """Free the loaded models whose keys are not in `keys` (after a models reload); return how many.
+
+        A model still generating finishes first: freeing waits for its lock.
+        """
         with self._loading:
-            for loaded in self._models.values():
+            gone = [key for key in self._models if key not in keys]
+            for key in gone:
+                loaded = self._models.pop(key)
                 with loaded.lock:
                     loaded.llm.close()
-            self._models.clear()
+        return len(gone)
+
+    def close(self) -> None:
+        """Free every loaded model (llama.cpp's own finaliser fails at interpreter exit)."""
+        self.keep_only(set())
 
     # -- litellm entry points ----------------------------------------------------------------
     def completion(
