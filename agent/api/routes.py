@@ -112,15 +112,9 @@ def _svc() -> Service:
 api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
 
-def mount(app: FastAPI) -> None:
-    """Put /v1 in front of the chat UI's catch-all page route (which would answer GET /v1/models)."""
-    routes = app.router.routes
-    if any(isinstance(r, Mount) and r.path == PREFIX for r in routes):
-        return
-    catch_all = next(
-        (i for i, r in enumerate(routes) if getattr(r, "path", "") == "/{full_path:path}"), len(routes)
-    )
-    routes.insert(catch_all, Mount(PREFIX, app=api))
+def route() -> Mount:
+    """The API as one route, for the chat UI's app (agent/ui/app.py puts it before the page route)."""
+    return Mount(PREFIX, app=api)
 
 
 @api.exception_handler(ApiError)

@@ -13,7 +13,9 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     threads = sub.add_parser("threads", help="conversations: list them, export one")
     threads_sub = threads.add_subparsers(dest="threads_command", required=True, metavar="ACTION")
-    list_ = threads_sub.add_parser("list", help="threads, most recently active first (id, user, messages, name)")
+    list_ = threads_sub.add_parser(
+        "list", help="threads, most recently active first (id, user, messages, name)"
+    )
     list_.add_argument("--user", metavar="NAME", help="only this account's threads")
     list_.set_defaults(func=cmd_list)
     export = threads_sub.add_parser(
@@ -49,7 +51,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     width = max(len(t.owner) for t in found)
     for t in found:
-        print(f"{t.id}  {t.owner:<{width}}  {t.updated_at:%Y-%m-%d %H:%M}  {t.messages:>3} messages  {t.name}")
+        print(
+            f"{t.id}  {t.owner:<{width}}  {t.updated_at:%Y-%m-%d %H:%M}  {t.messages:>3} messages  {t.name}"
+        )
     return 0
 
 

@@ -27,6 +27,7 @@ from agent.live import LiveAssistant, describe, serve_reloads
 from agent.runtime import Runtime, open_runtime
 from agent.ui import export, security  # login, sessions, persistence, isolation, origins, headers
 from agent.ui.draft_filter import DraftFilter
+from agent.ui.page import add_before_page
 from agent.ui.render import (
     gate_markdown,
     retrieval_markdown,
@@ -59,8 +60,8 @@ STARTERS = [
 ]
 
 
-api.mount(chainlit.server.app)
-export.install(chainlit.server.app, security.data_layer(), security.record)  # type: ignore[arg-type]
+add_before_page(chainlit.server.app, api.route())
+add_before_page(chainlit.server.app, export.route(security.data_layer(), security.record))  # type: ignore[arg-type]
 
 
 @cl.on_app_startup

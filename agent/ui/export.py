@@ -8,9 +8,10 @@ same answer as for a thread that does not exist). The file is sent as an attachm
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from typing import Any
+
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import Route
+from fastapi.routing import APIRoute
 
 from agent.history import Format, load_export, render
 from agent.ui.data_layer import PostgresDataLayer, current_actor
@@ -23,18 +24,18 @@ def link(thread_id: str, fmt: Format, root: str = "") -> str:
     return f"{root}/project/thread/{thread_id}/export?format={fmt}"
 
 
-def install(app: FastAPI, layer: PostgresDataLayer, record: object) -> None:
-    """Add the route in front of Chainlit's catch-all page route. `record` writes an audit record."""
+def route(layer: PostgresDataLayer, record: Any) -> APIRoute:
+    """The export route; `record` writes an audit record (agent/ui/security.py's `record`)."""
 
-    async def export(request: Request, thread_id: str, format: Format = "md") -> Response:
+    async def export(thread_id: str, format: Format = "md") -> Response:
         actor = current_actor()
         if not actor:
             return JSONResponse({"detail": "Unauthorized"}, status_code=401)
         found = await load_export(await layer.pool(), thread_id)
         if found is None or found.owner != actor:
-            await record("thread.export", actor=actor, target=thread_id[:100], result="denied")  # type: ignore[operator]
+            await record("thread.export", actor=actor, target=thread_id[:100], result="denied")
             return JSONResponse({"detail": "Thread not found"}, status_code=404)
-        await record("thread.export", actor=actor, target=found.id, detail={"format": format})  # type: ignore[operator]
+        await record("thread.export", actor=actor, target=found.id, detail={"format": format})
         name = f"radassist-{found.id[:8]}.{format}"
         return Response(
             render(found, format),
@@ -42,13 +43,4 @@ def install(app: FastAPI, layer: PostgresDataLayer, record: object) -> None:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    routes = app.router.routes
-    if any(getattr(r, "path", "") == PATH for r in routes):
-        return
-    app.add_api_route(PATH, export, methods=["GET"])
-    route = routes.pop()
-    assert isinstance(route, Route)
-    catch_all = next(
-        (i for i, r in enumerate(routes) if getattr(r, "path", "") == "/{full_path:path}"), len(routes)
-    )
-    routes.insert(catch_all, route)
+    return APIRoute(PATH, export, methods=["GET"])
