@@ -209,16 +209,19 @@ async def _listen(live: LiveAssistant) -> None:
     """Reload on every NOTIFY on CHANNEL; reconnect after a database outage."""
     import psycopg
 
+    reconnecting = False
     while True:
         try:
             conn = await psycopg.AsyncConnection.connect(live.current.runtime.database_url, autocommit=True)
             async with conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
-                await _reload(live, "notify")  # a reload requested while we were not listening
+                if reconnecting:  # a reload may have been requested while we were not listening
+                    await _reload(live, "notify")
                 async for _ in conn.notifies():
                     await _reload(live, "notify")
         except (psycopg.Error, OSError) as exc:
             log.error("models reload listener: %s; retrying in 5 s", type(exc).__name__)
+            reconnecting = True
             await asyncio.sleep(5)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from datetime import datetime
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -113,13 +114,18 @@ def cmd_reload(args: argparse.Namespace) -> int:
                      detail={"error": str(exc)[:200], "trigger": "command"})  # fmt: skip
         raise
     sha = config.sha256 or ""
-    with connect(url, autocommit=True) as conn:
-        sent = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notify_payload(sha, cli_actor())))
+
+    def notify() -> datetime:
+        with connect(url, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notify_payload(sha, cli_actor())))
+            return conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index,no-any-return]
+
+    sent = notify()
     record_local(url, action="models.reload", target=str(settings.models_file),
                  detail={"sha256": sha, "trigger": "command"})  # fmt: skip
     print(f"{settings.models_file} is valid (sha256 {sha[:12]}); asked every running server to use it")
-    deadline = time.monotonic() + args.wait
+    last_sent = time.monotonic()
+    deadline = last_sent + args.wait
     while True:
         with connect(url) as conn:
             rows = conn.execute(
@@ -131,6 +137,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
         if len(done) == len(rows) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
+        if time.monotonic() - last_sent > 5:  # a server that was (re)connecting did not hear it
+            notify()
+            last_sent = time.monotonic()
     if not rows:
         print("no running server on this database: servers started from now on use this file")
         return 0

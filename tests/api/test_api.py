@@ -22,32 +22,11 @@ import pytest
 from agent.api.keys import revoke_key
 from agent.ui.auth import disable_user
 from tests.api.conftest import PASSWORD
+from tests.api.helpers import EXPERTS, FIRST, OVER_EIGHT, SIX_TO_EIGHT, UNDER_SIX, stub_models
 from tests.security.stub_model import StubModel
 from tests.server import Server, running_server
 
 pytestmark = [pytest.mark.postgres]
-
-EXPERTS = ("chest", "neuro", "abdominal", "breast", "msk", "gu", "general")
-FIRST = "8 mm solid nodule, low risk, what follow-up?"
-SIX_TO_EIGHT = "solid, single, 6-8 mm, low risk"
-OVER_EIGHT = "solid, single, >8 mm, low risk"
-UNDER_SIX = "solid, single, <6 mm, low risk"
-
-
-def stub_models(stub: StubModel, *, max_tokens: int = 48) -> str:
-    """Every chat alias on the local stub (not a demo model: it drafts), MiniLM embeddings."""
-    entries = "\n".join(
-        f"  - model_name: {alias}\n"
-        f"    litellm_params: {{model: openai/stub, api_base: '{stub.url}', api_key: stub, max_tokens: {max_tokens}}}"
-        for alias in ("default", *(f"expert-{e}" for e in EXPERTS))
-    )
-    return (
-        f"model_list:\n{entries}\n"
-        "  - model_name: embedder\n"
-        "    litellm_params: {model: sentence_transformers/bundled/all-MiniLM-L6-v2}\n"
-        "    model_info: {mode: embedding}\n"
-        "router_settings:\n  num_retries: 0\n  timeout: 30\n"
-    )
 
 
 @dataclass
