@@ -153,10 +153,14 @@ async def test_the_command_reaches_a_listening_server_and_the_file_watch_reloads
                 await until(lambda: setup.live.current.sha256 != before, timeout=2)
                 break
         swapped = setup.live.current.sha256
-        triggers = setup.rows(
-            "SELECT detail->>'sha256', detail->>'trigger' FROM audit_log WHERE action = 'models.reload'"
-        )
-        assert (swapped, "file change") in triggers and (before, "notify") in triggers
+
+        def audited() -> list[tuple[Any, ...]]:
+            return setup.rows(
+                "SELECT detail->>'sha256', detail->>'trigger' FROM audit_log WHERE action = 'models.reload'"
+            )
+
+        await until(lambda: (swapped, "file change") in audited())  # written just after the swap
+        assert (before, "notify") in audited()
         setup.models.write_text("model_list: [")
         await until(
             lambda: bool(
