@@ -74,26 +74,35 @@ class _Conversation:
     """One command-line conversation: its account, thread and chat history."""
 
     def __init__(self, runtime: Any, owner: str, thread: str | None) -> None:
+        import uuid
+
         from agent.history import History
 
-        self.runtime, self.owner, self.thread = runtime, owner, thread
+        self.runtime, self.owner = runtime, owner
+        self.thread, self.new = thread or str(uuid.uuid4()), thread is None
         self.history = History(runtime.pool)
+
+    async def check(self) -> _Conversation:
+        """Refuse, before anything runs, a --thread that belongs to another account."""
+        from agent.history import check_thread
+
+        if not self.new:
+            self.new = not await check_thread(self.runtime.pool, self.thread, self.owner)
+        return self
 
     async def ask(self, assistant: Any, message: str, expert: str | None, on_event: Any = None) -> Any:
         import uuid
 
-        from agent.history import Message, check_thread
+        from agent.history import Message
 
-        thread = self.thread or str(uuid.uuid4())
-        new = not await check_thread(self.runtime.pool, thread, self.owner)
         question = Message("user", message)
         answer_id = str(uuid.uuid4())
         result = await assistant.ask(
-            message, thread_id=thread, expert=expert, on_event=on_event, message_id=answer_id
+            message, thread_id=self.thread, expert=expert, on_event=on_event, message_id=answer_id
         )
         answer = Message("assistant", result.answer, id=answer_id)
-        await self.history.record(thread, self.owner, [question, answer], new=new)
-        self.thread = thread
+        await self.history.record(self.thread, self.owner, [question, answer], new=self.new)
+        self.new = False
         return result
 
 
@@ -104,7 +113,8 @@ async def _ask(args: argparse.Namespace) -> int:
     from agent.runtime import open_runtime
 
     async with open_runtime() as runtime:
-        conversation = _Conversation(runtime, cli_account(runtime.database_url, args.user), args.thread)
+        owner = cli_account(runtime.database_url, args.user)
+        conversation = await _Conversation(runtime, owner, args.thread).check()
         async with open_assistant(runtime) as assistant:
             _say_notice(assistant.notice)
             ready()
@@ -190,31 +200,38 @@ def _hard_breaks(text: str) -> str:
 
 async def _chat(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.markdown import Markdown
 
     from agent.assistant import open_assistant
     from agent.runtime import open_runtime
 
     console = Console()
-    async with open_runtime() as runtime, open_assistant(runtime) as assistant:
-        conversation = _Conversation(runtime, cli_account(runtime.database_url, args.user), args.thread)
-        _say_notice(assistant.notice)
-        console.print("radassist chat: type a question, empty line or Ctrl-D to quit.", style="dim")
-        while True:
-            try:
-                message = await asyncio.to_thread(input, "\n> ")
-            except EOFError:
-                break
-            if not message.strip():
-                break
-            try:
-                with _ChatView(console) as view:
-                    result = await conversation.ask(assistant, message, args.expert, view.on_event)
-            except ValueError as exc:
-                console.print(f"radassist: {exc}", style="red")
-                continue
-            console.print(Markdown(_hard_breaks(result.answer)))
-            console.print(
-                f"[{result.verification['verdict']}; thread {result.thread_id}]", style="dim", markup=False
-            )
+    async with open_runtime() as runtime:
+        owner = cli_account(runtime.database_url, args.user)
+        conversation = await _Conversation(runtime, owner, args.thread).check()
+        async with open_assistant(runtime) as assistant:
+            await _chat_loop(console, assistant, conversation, args.expert)
     return 0
+
+
+async def _chat_loop(console: Any, assistant: Any, conversation: _Conversation, expert: str | None) -> None:
+    from rich.markdown import Markdown
+
+    _say_notice(assistant.notice)
+    console.print("radassist chat: type a question, empty line or Ctrl-D to quit.", style="dim")
+    while True:
+        try:
+            message = await asyncio.to_thread(input, "\n> ")
+        except EOFError:
+            break
+        if not message.strip():
+            break
+        try:
+            with _ChatView(console) as view:
+                result = await conversation.ask(assistant, message, expert, view.on_event)
+        except ValueError as exc:
+            console.print(f"radassist: {exc}", style="red")
+            continue
+        console.print(Markdown(_hard_breaks(result.answer)))
+        console.print(
+            f"[{result.verification['verdict']}; thread {result.thread_id}]", style="dim", markup=False
+        )

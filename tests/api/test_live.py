@@ -45,10 +45,20 @@ class Setup:
             return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def setup(api_db: str, tmp_path: Path, test_home: Path) -> AsyncIterator[Setup]:
+@dataclass
+class Base:
+    runtime: Any
+    assistant: Any
+    models: Path
+    stub: StubModel
+    hold: threading.Event
+    drafting: threading.Event
+
+
+@pytest.fixture(scope="module")
+async def base(api_db: str, tmp_path_factory: pytest.TempPathFactory, test_home: Path) -> AsyncIterator[Base]:
+    """One runtime and assistant for the module, on a stub model that drafts while `hold` is set."""
     hold, drafting = threading.Event(), threading.Event()
-    hold.set()
 
     def reply(messages: list[dict[str, Any]]) -> str:
         drafting.set()
@@ -56,11 +66,21 @@ async def setup(api_db: str, tmp_path: Path, test_home: Path) -> AsyncIterator[S
         return SAFE_DRAFT
 
     with StubModel(reply) as stub:
-        models = tmp_path / "models.yaml"
+        models = tmp_path_factory.mktemp("live") / "models.yaml"
         models.write_text(stub_models(stub))
         settings = Settings(database_url=api_db, home=test_home, models_file=models)
         async with open_runtime(settings) as runtime, open_assistant(runtime) as assistant:
-            yield Setup(LiveAssistant(runtime, assistant), models, stub, hold, drafting, api_db)
+            yield Base(runtime, assistant, models, stub, hold, drafting)
+
+
+@pytest.fixture
+def setup(base: Base, api_db: str) -> Setup:
+    """A server's live configuration, starting from the module's models.yaml each time."""
+    base.models.write_text(stub_models(base.stub))
+    base.hold.set()
+    base.drafting.clear()
+    live = LiveAssistant(base.runtime, base.assistant)
+    return Setup(live, base.models, base.stub, base.hold, base.drafting, api_db)
 
 
 async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30) -> None:
