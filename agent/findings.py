@@ -8,7 +8,7 @@ tool recomputes. What was carried over is recorded so the answer can say so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tools.classify.base import ClassificationResult, Extraction
@@ -25,24 +25,33 @@ class FindingsTurn:
     system: str
     extraction: Extraction
     inputs: dict[str, Any]
-    carried: dict[str, Any] = field(default_factory=dict)
-    result: ClassificationResult | None = None
-    how: str = ""
-    read_from: str = ""
+    carried: dict[str, Any]
+    result: ClassificationResult
+    how: str
+    read_from: str
 
 
-def _extracted(tool: Tool, message: str) -> Extraction:
-    return tool.extractor(message) if tool.extractor else Extraction(system=tool.name)
+class Extractions:
+    """Each system's extractor reads a text once per turn: routing, follow-ups and hints share the reading."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str], Extraction] = {}
+
+    def __call__(self, tool: Tool, text: str) -> Extraction:
+        key = (tool.name, text)
+        if key not in self._read:
+            self._read[key] = tool.extractor(text) if tool.extractor else Extraction(system=tool.name)
+        return self._read[key]
 
 
 MIN_HINTED_INPUTS = 2  # one stray input ("MRI" read as a modality) is not a finding
 
 
-def _from_hints(message: str, hints: list[str], registry: ToolRegistry) -> str | None:
+def _from_hints(message: str, hints: list[str], registry: ToolRegistry, extract: Extractions) -> str | None:
     """The hinted system whose extractor reads the most inputs (at least two); ties go to the earlier hint."""
     best, best_count = None, MIN_HINTED_INPUTS - 1
     for name in hints:
-        count = len(_extracted(registry.get(name), message).inputs)
+        count = len(extract(registry.get(name), message).inputs)
         if count > best_count:
             best, best_count = name, count
     return best
@@ -95,27 +104,29 @@ def read_findings(
     input of the previous turn's system; else the classification tools of the experts the gate chose
     (`hints`, in each expert's order of preference), when their extractor reads inputs from the message.
     """
+    extract = Extractions()
     statement = as_statement(message)
-    system, how = infer_system(statement, registry=registry), "named or implied by the findings"
-    read_from = statement
+    system = infer_system(statement, registry=registry, extract=extract)
+    how, read_from = "named or implied by the findings", statement
     if system is None and last_systems:
         previous = last_systems[0]
         restated = restate((texts or {}).get(previous, ""), statement)
-        if restated and _extracted(registry.get(previous), restated).inputs:
+        if restated and extract(registry.get(previous), restated).inputs:
             system, how, read_from = previous, "follow-up: new value put into the previous finding", restated
-        elif _extracted(registry.get(previous), statement).inputs:
+        elif extract(registry.get(previous), statement).inputs:
             system, how = previous, "follow-up to the previous finding"
     if system is None and hints and not last_systems:
-        system, how = _from_hints(statement, hints, registry), "the chosen expert's system for these findings"
+        system = _from_hints(statement, hints, registry, extract)
+        how = "the chosen expert's system for these findings"
     if system is None:
         return None
     tool = registry.get(system)
-    extraction = _extracted(tool, read_from)
+    extraction = extract(tool, read_from)
     fresh = classify_inputs(tool, dict(extraction.inputs), extraction)
     if fresh.decided or fresh.not_applicable or system not in memory:
         reused = {}
         if read_from != statement:  # restated: what came from the earlier finding, not from this message
-            said = _extracted(tool, statement).inputs
+            said = extract(tool, statement).inputs
             reused = {
                 k: v
                 for k, v in extraction.inputs.items()

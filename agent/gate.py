@@ -12,10 +12,11 @@ import contextlib
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from agent.progress import step
 from experts import Expert
@@ -74,23 +75,23 @@ class GateConfig:
     follow_up_bonus: float = 0.5  # for the previous turn's experts when the message names no domain
 
 
-@dataclass(frozen=True)
-class ExpertScore:
+class ExpertScore(BaseModel, frozen=True):
     name: str
     weight: float
     similarity: float
     evidence: list[str]
 
 
-@dataclass
-class GateDecision:
+class GateDecision(BaseModel):
     """Weights (highest first), the chosen expert(s) and why."""
 
     scores: list[ExpertScore]
     chosen: list[str]
     reason: str
+    overridden: bool = False
+    """The user chose the expert: the weights are reported, nothing may change the choice."""
     llm_choice: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -175,24 +176,27 @@ class Gate:
             reason = "follow-up: no domain words, previous expert kept in favour"
         weights = _softmax([score[n] / cfg.temperature for n in names])
         ranked = sorted(
-            (ExpertScore(n, w, similarity[n], evidence[n]) for n, w in zip(names, weights, strict=True)),
+            (
+                ExpertScore(name=n, weight=w, similarity=similarity[n], evidence=evidence[n])
+                for n, w in zip(names, weights, strict=True)
+            ),
             key=lambda s: s.weight,
             reverse=True,
         )
         if override:
             if override not in self.experts:
                 raise ValueError(f"unknown expert {override!r}; experts: {', '.join(names)}")
-            return GateDecision(ranked, [override], "user override")
+            return GateDecision(scores=ranked, chosen=[override], reason="user override", overridden=True)
         chosen = [ranked[0].name]
         if len(ranked) > 1 and ranked[0].weight - ranked[1].weight <= cfg.margin:
             chosen.append(ranked[1].name)
-        return GateDecision(ranked, chosen, reason)
+        return GateDecision(scores=ranked, chosen=chosen, reason=reason)
 
     @staticmethod
     def refine(decision: GateDecision, llm_choice: str | None) -> GateDecision:
         """Let an LLM gate reorder the top two; a choice outside them is recorded and ignored."""
         decision.llm_choice = llm_choice
-        if not llm_choice or decision.reason == "user override":
+        if not llm_choice or decision.overridden:
             return decision
         top = [s.name for s in decision.scores[:2]]
         if llm_choice in top:
@@ -215,10 +219,4 @@ def _softmax(values: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-def decision_from_dict(data: dict[str, Any]) -> GateDecision:
-    """Rebuild a decision stored in the graph state (plain data only lives there)."""
-    scores = [ExpertScore(e["name"], e["weight"], e["similarity"], e["evidence"]) for e in data["experts"]]
-    return GateDecision(scores, data["chosen"], data["reason"], data.get("llm_choice"), data.get("notes", []))
-
-
-__all__ = ["ExpertScore", "Gate", "GateConfig", "GateDecision", "GateEmbeddingCache", "decision_from_dict"]
+__all__ = ["ExpertScore", "Gate", "GateConfig", "GateDecision", "GateEmbeddingCache"]

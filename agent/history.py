@@ -24,7 +24,7 @@ from typing import Any, Literal
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 Format = Literal["md", "json"]
 FORMATS: tuple[Format, ...] = ("md", "json")

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.assistant import Assistant, assemble
-from agent.errors import RadassistError
 from agent.gateway import Gateway, load_models_config
 from agent.runtime import Runtime
 from agent.security import audit
+from common.errors import RadassistError
 
 log = logging.getLogger(__name__)
 

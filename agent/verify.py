@@ -1,6 +1,7 @@
 """Chain-of-thought verification: split a draft into claims and check each against the evidence.
 
-Categories, size thresholds and intervals must match a tool result (or a retrieved passage that
+Categories (read with each classification tool's declared `CategorySpelling`, so a new system needs
+no edit here), size thresholds and intervals must match a tool result (or a retrieved passage that
 states them); every other statement must be supported by a retrieved passage, judged by lexical and
 number overlap AND the model's entailment verdict — never by the model's word alone.
 """
@@ -8,9 +9,11 @@ number overlap AND the model's entailment verdict — never by the model's word 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from tools.registry import CategorySpelling
 
 Status = Literal["supported", "flagged", "unsupported", "contradicted"]
 Entail = Callable[[list[str], list[str]], Awaitable[list[bool]]]
@@ -18,22 +21,6 @@ Entail = Callable[[list[str], list[str]], Awaitable[list[bool]]]
 MIN_OVERLAP = 0.5  # share of a claim's content words that the best passage must contain
 MIN_SUPPORTED_RATIO = 0.6  # below this the draft is revised once, then replaced by the grounded answer
 
-_CATEGORY_PATTERNS: dict[str, re.Pattern[str]] = {
-    "lung_rads": re.compile(r"\blung-?rads\s*(?:v?2022\s*)?(?:category\s*|cat\.?\s*)?(4[ABX]|[0-4])\b", re.I),
-    "ti_rads": re.compile(
-        r"\b(?:ti-?rads\s*(?:category\s*|level\s*)?)?(TR\s?[1-5])\b|\bti-?rads\s*(?:category\s*|level\s*)?([1-5])\b",
-        re.I,
-    ),
-    "li_rads": re.compile(
-        r"\b(LR-?(?:TIV|NC|M|[1-5]))\b|\bli-?rads\s*(?:v?2018\s*)?(?:category\s*)?(TIV|NC|M|[1-5])\b", re.I
-    ),
-    "bosniak": re.compile(r"\bbosniak\s*(?:class\s*|category\s*)?(II-?F|IV|III|II|I|2F|[1-4])\b", re.I),
-    "pi_rads": re.compile(
-        r"\bpi-?rads\s*(?:v?2\.1\s*)?(?:category\s*|score\s*|assessment\s*)?([1-5])\b", re.I
-    ),
-    "bi_rads": re.compile(r"\bbi-?rads\s*(?:category\s*)?(4[ABC]|[0-6])\b", re.I),
-    "o_rads": re.compile(r"\bo-?rads\s*(?:us\s*)?(?:category\s*|score\s*)?([0-5])\b", re.I),
-}
 _INTERVAL = re.compile(
     r"\b(\d+(?:\.\d+)?(?:\s*(?:-|–|—|to)\s*\d+(?:\.\d+)?)?)\s*(months?|mo|years?|yrs?|weeks?|wks?)\b", re.I
 )
@@ -72,10 +59,15 @@ class Claim:
 
 @dataclass
 class Evidence:
-    """What a draft may rely on: tool results (as plain dicts) and retrieved passages."""
+    """What a draft may rely on: tool results (as plain dicts) and retrieved passages.
+
+    `spellings` says how each classification system's categories are written
+    (`ToolRegistry.category_spellings()`), so category claims can be read and checked.
+    """
 
     tool_results: list[dict[str, Any]]
     passages: list[str]
+    spellings: Mapping[str, CategorySpelling]
 
     @property
     def tool_text(self) -> str:
@@ -158,25 +150,13 @@ def sizes_mm(text: str) -> set[float]:
     return {float(v) * (10 if u.lower() == "cm" else 1) for v, u in _SIZE.findall(text)}
 
 
-def categories(text: str) -> dict[str, set[str]]:
-    """Category mentions per system, normalised to each tool's spelling."""
-    found: dict[str, set[str]] = {}
-    for system, pattern in _CATEGORY_PATTERNS.items():
-        for m in pattern.finditer(text):
-            value = next(g for g in m.groups() if g)
-            found.setdefault(system, set()).add(_normalise_category(system, value))
-    return found
-
-
-def _normalise_category(system: str, value: str) -> str:
-    value = value.upper().replace(" ", "")
-    if system == "ti_rads":
-        return value if value.startswith("TR") else f"TR{value}"
-    if system == "li_rads":
-        return value if value.startswith("LR-") else f"LR-{value.removeprefix('LR')}"
-    if system == "bosniak":
-        return {"1": "I", "2": "II", "2F": "IIF", "II-F": "IIF", "3": "III", "4": "IV"}.get(value, value)
-    return value
+def categories(text: str, spellings: Mapping[str, CategorySpelling]) -> dict[str, set[str]]:
+    """Category mentions per system, in each tool's own spelling, systems in the order the text names them."""
+    found = []
+    for system, spelling in spellings.items():
+        if mentions := spelling.mentions(text):
+            found.append((min(at for at, _ in mentions), system, {category for _, category in mentions}))
+    return {system: mentioned for _, system, mentioned in sorted(found)}
 
 
 def _numbers(text: str) -> set[float]:
@@ -206,8 +186,13 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
     passage_ok = overlap >= MIN_OVERLAP
     tool_categories = {r["system"]: r.get("category") for r in evidence.tool_results if r.get("category")}
 
-    best_categories = categories(evidence.passages[best]) if passage_ok and best is not None else {}
-    for system, mentioned in categories(text).items():
+    spellings = evidence.spellings
+    best_categories = (
+        categories(evidence.passages[best], spellings) if passage_ok and best is not None else {}
+    )
+    mentioned_by_system = categories(text, spellings).items()
+    # A computed category is checked first: contradicting the tool is what the trace must report.
+    for system, mentioned in sorted(mentioned_by_system, key=lambda item: item[0] not in tool_categories):
         claim.kinds.append("category")
         stated_by_passage = mentioned <= best_categories.get(system, set())
         if system in tool_categories:  # the computed category is what the claim must state

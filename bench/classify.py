@@ -17,6 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 CLASSIFY_TARGET_US = 100.0
 EXTRACT_TARGET_MS = 2.0
 

@@ -19,6 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 MAX_TOKENS = 32
 MESSAGES = [{"role": "user", "content": "List three indications for a chest CT."}]
@@ -26,6 +30,8 @@ MESSAGES = [{"role": "user", "content": "List three indications for a chest CT."
 STARTUP = """
 import time, asyncio
 t0 = time.perf_counter()
+from common import offline
+offline.apply()
 from agent.settings import get_settings
 from agent.runtime import open_runtime
 async def main():

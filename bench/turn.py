@@ -17,6 +17,10 @@ import tempfile
 import time
 from typing import Any
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 QUESTIONS = [
     "6 mm solid nodule, smoker, what follow-up?",
     "TI-RADS for a 1.4 cm solid hypoechoic thyroid nodule with punctate echogenic foci?",
@@ -80,7 +84,7 @@ def raw_generation_seconds(llm: Any, tokens: int) -> float:
 
 async def main() -> None:
     os.environ.setdefault("RADASSIST_HOME", tempfile.mkdtemp(prefix="radassist-bench-"))
-    from agent.assistant import Assistant, build_deps
+    from agent.assistant import Assistant, build_context
     from agent.db import open_checkpoint_pool
     from agent.graph import build_graph
     from agent.runtime import open_runtime
@@ -91,12 +95,12 @@ async def main() -> None:
         await pool.open(wait=True)
         timed = timed_saver(pool)
         await timed.setup()
-        deps = await build_deps(runtime)
-        assistant = Assistant(deps, build_graph(deps, checkpointer=timed), pool=runtime.pool)
+        context = await build_context(runtime)
+        assistant = Assistant(context, build_graph(checkpointer=timed), pool=runtime.pool)
         params = runtime.gateway.config.entry("default").litellm_params
         llm = runtime.gateway.llamacpp.load(params.model, params.model_dump()).llm
 
-        accuracy, n_routing = await gate_accuracy(deps.gate)
+        accuracy, n_routing = await gate_accuracy(context.gate)
         print(f"gate accuracy: {accuracy:.3f} on {n_routing} routing questions")
         await assistant.ask("warm-up: 7 mm solid nodule, smoker")
 

@@ -26,6 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from common import offline
+
+offline.apply()  # an entry point: every library stays offline and quiet
+
 FIRST_TOKEN_TARGET_S = 2.0
 WARM_UP = "8 mm solid nodule, non-smoker, what follow-up?"
 QUESTIONS = [

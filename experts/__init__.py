@@ -8,18 +8,20 @@ Files whose name starts with `_` and README.md are ignored (drafts, documentatio
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
-if TYPE_CHECKING:
-    from agent.gateway.config import ModelsConfig
+log = logging.getLogger(__name__)
+
+FALLBACK_ALIAS = "default"
 
 # The gate matches keywords literally on word boundaries, so they must be plain lowercase text.
 _KEYWORD = re.compile(r"[a-z0-9](?:[a-z0-9 '\-/.]*[a-z0-9])?")
@@ -67,13 +69,26 @@ class Expert(BaseModel, extra="forbid", frozen=True, str_strip_whitespace=True):
 AUTHORED_KEYS = tuple(k for k in Expert.model_fields if k not in ("prompt", "sha256", "path"))
 
 
+class ModelAliases(Protocol):
+    """What the loader needs to know of models.yaml (agent.gateway.ModelsConfig): its aliases, its path."""
+
+    @property
+    def source(self) -> Path | None: ...
+
+    def aliases(self) -> list[str]: ...
+
+
 def load_experts(
     directory: Path,
     *,
     tool_names: Iterable[str] | None = None,
-    models: ModelsConfig | None = None,
+    models: ModelAliases | None = None,
 ) -> dict[str, Expert]:
-    """Read every expert file in `directory`, ordered by name; check tools and aliases when given."""
+    """Read every expert file in `directory`, ordered by name; check tools and aliases when given.
+
+    An expert whose model alias is not in models.yaml answers with the `default` alias (one warning
+    line says so), so a new expert file works before anyone edits models.yaml.
+    """
     if not directory.is_dir():
         raise RadassistError(f"{directory}: experts directory not found (RADASSIST_EXPERTS_DIR)")
     known_tools = None if tool_names is None else set(tool_names)
@@ -94,14 +109,25 @@ def load_experts(
                     f"(registered: {', '.join(sorted(known_tools))})"
                 )
         if models is not None and expert.model not in models.aliases():
-            raise RadassistError(
-                f"{path}: model: alias {expert.model!r} is not defined in {models.source or 'models.yaml'} "
-                f"(defined: {', '.join(models.aliases())})"
-            )
+            expert = _with_fallback_model(expert, models)
         experts[expert.name] = expert
     if not experts:
         raise RadassistError(f"{directory}: no expert files (*.md) found")
     return dict(sorted(experts.items()))
+
+
+def _with_fallback_model(expert: Expert, models: ModelAliases) -> Expert:
+    source = models.source or "models.yaml"
+    if FALLBACK_ALIAS not in models.aliases():
+        raise RadassistError(
+            f"{expert.path}: model: alias {expert.model!r} is not defined in {source}, nor is the fallback "
+            f"{FALLBACK_ALIAS!r} (defined: {', '.join(models.aliases())})"
+        )
+    log.warning(
+        "%s: model alias %r is not defined in %s; the expert uses %r until it is added there",
+        expert.path, expert.model, source, FALLBACK_ALIAS,
+    )  # fmt: skip
+    return expert.model_copy(update={"model": FALLBACK_ALIAS})
 
 
 def parse_expert(path: Path) -> Expert:

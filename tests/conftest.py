@@ -43,11 +43,33 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("RADASSIST_DATABASE_URL", None)
 os.environ.pop("RADASSIST_MODELS_FILE", None)
 
+from common import offline  # noqa: E402
+
+offline.apply()  # the tests are an entry point: set before any library (litellm, Hugging Face) is imported
+
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
-import agent  # noqa: E402, F401  (offline environment)
+REAL_CHAT_MARKERS = {"gguf", "model_server"}
+REAL_EMBEDDING_MARKERS = {"gguf", "postgres", "minilm", "model_server"}
+
+
+@pytest.fixture(autouse=True)
+def model_requests_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test reaches a real model only if its markers say so (agent.llm.ALLOW_MODEL_REQUESTS).
+
+    A test that claims to be fake (no gguf marker) and still calls the real chat model, say through
+    a fixture that forgot to swap it, fails with ModelRequestsBlocked instead of passing slowly.
+    Session fixtures that build real parts are set up before this runs, with requests allowed.
+    """
+    from agent import llm
+
+    markers = {m.name for m in request.node.iter_markers()}
+    monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", bool(markers & REAL_CHAT_MARKERS))
+    monkeypatch.setattr(llm, "ALLOW_EMBEDDING_REQUESTS", bool(markers & REAL_EMBEDDING_MARKERS))
+    if "pg_url" in request.fixturenames and "postgres" not in markers:  # keeps `make check` database-free
+        pytest.fail(f"{request.node.nodeid} uses the embedded PostgreSQL: mark it postgres")
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.assistant import Assistant
+from agent.context import AgentContext
 from agent.gate import Gate
-from agent.graph import AgentDeps, build_graph
+from agent.graph import build_graph
 from agent.settings import REPO_ROOT
 from experts import load_experts
 from tests.agent.conftest import fake_registry
@@ -79,11 +80,11 @@ async def test_allowed_plugin_is_discovered_and_called_by_the_agent(installed_pl
 
     agent_tools = fake_registry()
     experts = load_experts(REPO_ROOT / "experts")
-    deps = AgentDeps(
+    context = AgentContext(
         llm=ScriptedLLM(lambda m: ""), registry=agent_tools, tool_context=ToolContext(), experts=experts,
         gate=Gate(experts, hashing_embed, agent_tools),
     )  # fmt: skip
-    result = await Assistant(deps, build_graph(deps, checkpointer=InMemorySaver())).ask("a widget of 12 mm?")
+    result = await Assistant(context, build_graph(checkpointer=InMemorySaver())).ask("a widget of 12 mm?")
     call = next(c for c in result.tool_calls if c["tool"] == "widget")
     assert call["input"] == {"size_mm": 12.0}
     assert call["output"]["category"] == "large widget"

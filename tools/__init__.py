@@ -3,7 +3,6 @@
 Every tool registers itself with `tools.registry.tool`; `load_tools()` imports them all.
 """
 
-from agent import offline as _offline  # noqa: F401  (keep litellm / HF offline whatever imports first)
 from tools.registry import REGISTRY, Tool, ToolContext, ToolInputError, load_tools, tool
 
 __all__ = ["REGISTRY", "Tool", "ToolContext", "ToolInputError", "load_tools", "tool"]

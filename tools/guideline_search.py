@@ -1,10 +1,10 @@
-"""`guideline_search`: cited guideline passages from the knowledge base (hybrid vector + full-text)."""
+"""`guideline_search`: cited guideline passages from the knowledge base, or none when nothing answers."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.search import GuidelineHit, UnknownFilterValue, search
 from tools.registry import ToolContext, ToolInputError, tool
@@ -30,20 +30,30 @@ class GuidelineSearchInput(BaseModel):
 
 
 class GuidelineSearchOutput(BaseModel):
-    """The passages found, best first, each with its citation (source, section, page, url)."""
+    """The passages that answer, best first, each with its citation and quote; or none, and why."""
 
     query: str
     hits: list[GuidelineHit]
+    below_floor: bool = Field(
+        default=False,
+        description="passages were found but none is relevant enough: the library cannot answer this question",
+    )
+    best_score: float | None = Field(
+        default=None, description="relevance of the best passage found, kept or not (None: nothing found)"
+    )
+    floor: float = Field(description="the relevance a passage needs to be returned")
+    note: str | None = Field(default=None, description="why there are no hits, in words")
 
 
 @tool(
     name="guideline_search",
     description=(
         "Search the guideline knowledge base for passages answering a radiology question; every hit "
-        "carries its citation (society, year, title, section, page, url). Optional filters: system, "
-        "body_region, modality."
+        "carries its citation (society, year, title, section, page, url) and a quote at sentence "
+        "boundaries. Returns no hits when no passage is relevant enough (below_floor). Optional filters: "
+        "system, body_region, modality."
     ),
-    version="1.0.0",
+    version="2.0.0",
     kind="retrieval",
 )
 async def guideline_search(inp: GuidelineSearchInput, ctx: ToolContext) -> GuidelineSearchOutput:
@@ -53,7 +63,7 @@ async def guideline_search(inp: GuidelineSearchInput, ctx: ToolContext) -> Guide
     if embedder is None:
         embedder = ctx.cache[_EMBEDDER_KEY] = Embedder(ctx.gateway)
     try:
-        hits = await search(
+        result = await search(
             ctx.pool,
             embedder,
             inp.query,
@@ -67,4 +77,19 @@ async def guideline_search(inp: GuidelineSearchInput, ctx: ToolContext) -> Guide
         raise ToolInputError(
             "guideline_search", [f"{exc.field}: unknown value {exc.value!r}; allowed: {allowed}"]
         ) from exc
-    return GuidelineSearchOutput(query=inp.query, hits=hits)
+    note = None
+    if result.below_floor:
+        note = (
+            f"no passage is relevant enough to answer (best relevance {result.best_score:.2f}, "
+            f"floor {result.floor:.2f}): the guideline library does not cover this question"
+        )
+    elif result.best_score is None:
+        note = "no passage found: the knowledge base is empty or no passage matches the filters"
+    return GuidelineSearchOutput(
+        query=inp.query,
+        hits=result.hits,
+        below_floor=result.below_floor,
+        best_score=result.best_score,
+        floor=result.floor,
+        note=note,
+    )

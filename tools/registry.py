@@ -3,6 +3,19 @@
 A tool is a typed function `f(inp: InputModel[, ctx: ToolContext]) -> OutputModel` (sync or async)
 registered with `@tool(name=..., description=..., version=...)`. The agent, the CLI and the UI find
 tools only here, so adding a module under `tools/` (or an installed plugin) is all it takes.
+
+A classification tool (`kind="classification"`, returning `tools.classify.base.ClassificationResult`)
+declares everything else the application needs about its system in the same decorator:
+
+- `extractor`: free text -> `Extraction`, so the agent classifies findings without a model;
+- `triggers`: regexes whose presence in a message suggests the system (routing, system inference);
+- `exclusive_groups`: input keys that describe one thing in alternative ways (a follow-up giving one
+  replaces the group);
+- `categories`: a `CategorySpelling`, how prose writes the system's categories ("Lung-RADS 4A",
+  "TR5", "Bosniak II-F") and how to bring a mention to the tool's own spelling. Verification
+  (`agent/verify.py`) reads a model's category claims with it and holds no per-system patterns;
+  a system without one gets no category check, so its claims must be supported like any statement;
+- `title` and `example`: the short name and a sample question the chat UI and the help texts show.
 """
 
 from __future__ import annotations
@@ -11,12 +24,17 @@ import importlib
 import inspect
 import logging
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from tools.classify.base import Extraction
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +65,37 @@ class ToolContext:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
+def as_written(category: str) -> str:
+    """The default normaliser: a mention, upper-cased without spaces, is already the tool's spelling."""
+    return category
+
+
+@dataclass(frozen=True)
+class CategorySpelling:
+    """How prose writes a classification system's categories, and the tool's own spelling of each.
+
+    `pattern` (matched case-insensitively) finds a mention; its first non-empty group is the category
+    as written. That text, upper-cased and without spaces, goes through `normalise`, which returns the
+    spelling the tool puts in `ClassificationResult.category` (e.g. "5" -> "TR5" for TI-RADS).
+    """
+
+    pattern: str
+    normalise: Callable[[str], str] = as_written
+
+    def mentions(self, text: str) -> list[tuple[int, str]]:
+        """Each category the text mentions, in the tool's spelling, with where the mention starts."""
+        found = []
+        for m in _compiled(self.pattern).finditer(text):
+            written = next(g for g in m.groups() if g)
+            found.append((m.start(), self.normalise(written.upper().replace(" ", ""))))
+        return found
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Tool:
     """A registered tool with its schema, version and (for classification systems) its text extractor."""
@@ -58,10 +107,18 @@ class Tool:
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     kind: str = "other"
-    extractor: Callable[[str], Any] | None = None
+    extractor: Callable[[str], Extraction] | None = None
     triggers: tuple[str, ...] = ()
     exclusive_groups: tuple[tuple[str, ...], ...] = ()
+    categories: CategorySpelling | None = None
+    title: str = ""
+    example: str | None = None
     wants_context: bool = False
+
+    @property
+    def label(self) -> str:
+        """The tool's short name for people: its title, or its name."""
+        return self.title or self.name
 
     def input_schema(self) -> dict[str, Any]:
         """Return the JSON schema of the input, as shown to models and by `radassist tools schema`."""
@@ -138,6 +195,10 @@ class ToolRegistry:
     def of_kind(self, kind: str) -> list[Tool]:
         return [t for t in self.all() if t.kind == kind]
 
+    def category_spellings(self) -> dict[str, CategorySpelling]:
+        """Per classification system that declares one, how its categories are written (for verification)."""
+        return {t.name: t.categories for t in self.of_kind("classification") if t.categories is not None}
+
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
@@ -151,17 +212,18 @@ def tool(
     description: str,
     version: str,
     kind: str = "other",
-    extractor: Callable[[str], Any] | None = None,
+    extractor: Callable[[str], Extraction] | None = None,
     triggers: tuple[str, ...] = (),
     exclusive_groups: tuple[tuple[str, ...], ...] = (),
+    categories: CategorySpelling | None = None,
+    title: str = "",
+    example: str | None = None,
     registry: ToolRegistry | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a typed function as a tool; input and output models come from its type hints.
 
-    Classification tools also pass `extractor` (free text -> Extraction) and `triggers` (regexes
-    whose presence in a message suggests this system, e.g. r"\\bthyroid\\b"), and may declare
-    `exclusive_groups`: input keys that describe one thing in alternative ways (a diameter, or long and
-    short axes), so a follow-up that gives one of them replaces the whole group.
+    Classification tools also pass `extractor`, `triggers`, `categories`, `title` and `example`, and
+    may declare `exclusive_groups` (see the module docstring for what each is for).
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,6 +246,9 @@ def tool(
                 extractor=extractor,
                 triggers=triggers,
                 exclusive_groups=exclusive_groups,
+                categories=categories,
+                title=title,
+                example=example,
                 wants_context=len(params) > 1,
             )
         )

@@ -18,13 +18,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
 from agent.settings import Settings
+from common.errors import RadassistError
 
 KEY_PREFIX = "rak_"
 SECRET_FILE = "api-key-secret"
@@ -99,7 +99,7 @@ _SELECT = (
 )
 
 
-def _key(row: dict) -> ApiKey:
+def _key(row: dict[str, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"],
         identifier=row["identifier"],

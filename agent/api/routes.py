@@ -286,7 +286,7 @@ def _parse(body: dict[str, Any]) -> ChatRequest:
 
 def _models(live: LiveAssistant) -> dict[str, str | None]:
     """Model id -> expert (None: the gate chooses)."""
-    experts = live.current.assistant.deps.experts
+    experts = live.current.assistant.context.experts
     return {MODEL: None, **{f"{MODEL}-{name}": name for name in experts}}
 
 
@@ -346,7 +346,9 @@ def _prepare(chat: ChatRequest, live: LiveAssistant) -> tuple[str | None, str, l
             "not_found_error",
             "model_not_found",
         )
-    turns = [(m.role, m.text()) for m in chat.messages if m.role in ("user", "assistant")]
+    turns: list[tuple[str, str]] = [
+        (m.role, m.text()) for m in chat.messages if m.role in ("user", "assistant")
+    ]
     if not turns or chat.messages[-1].role != "user":
         raise ApiError(
             400, "messages: the last message must be the user's", "invalid_request_error", "invalid_messages"

@@ -15,8 +15,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from agent import offline as _offline  # noqa: F401
-from agent.errors import RadassistError
+from common import offline
+from common.errors import RadassistError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _PipeAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _PipeAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic only in typeshed
     """Logs to stderr; once the reader has gone (`radassist -v ask ... | head`), goes quiet.
 
     Python ignores SIGPIPE, so every later write would fail again (and a tqdm bar once deadlocked
@@ -49,6 +49,7 @@ class _PipeAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; configuration and input problems print one line and exit 2."""
+    offline.apply()  # before any command imports litellm or a Hugging Face library
     args = build_parser().parse_args(argv)
     handler = _PipeAwareHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

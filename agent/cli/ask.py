@@ -14,7 +14,7 @@ USER_HELP = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask = sub.add_parser("ask", help="ask one question (add --thread to follow up)")
     ask.add_argument("message")
     ask.add_argument("--thread", help="continue this conversation (thread id printed by earlier answers)")
@@ -45,7 +45,7 @@ def cli_account(url: str, name: str | None) -> str:
     import getpass
 
     from agent.db import connect
-    from agent.errors import RadassistError
+    from common.errors import RadassistError
 
     given = name is not None
     if name is None:
@@ -108,9 +108,9 @@ class _Conversation:
 
 async def _ask(args: argparse.Namespace) -> int:
     from agent.assistant import open_assistant
-    from agent.errors import RadassistError
     from agent.progress import ready
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
 
     async with open_runtime() as runtime:
         owner = cli_account(runtime.database_url, args.user)

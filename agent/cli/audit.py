@@ -53,8 +53,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def parse_since(text: str | None) -> datetime | None:
     """None, an ISO date/time (UTC unless it says otherwise) or an age such as 7d, as a datetime."""
-    from agent.errors import RadassistError
     from agent.security.erasure import parse_age
+    from common.errors import RadassistError
 
     if text is None:
         return None

@@ -18,14 +18,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 if TYPE_CHECKING:
     from tools.classify.base import ClassificationResult, Extraction
     from tools.registry import Tool, ToolRegistry
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     classify = sub.add_parser(
         "classify",
         help="classify findings with a deterministic system (JSON inputs or free text)",

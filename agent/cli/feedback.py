@@ -55,7 +55,7 @@ ORDER BY f.created_at, f.id
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feedback = sub.add_parser("feedback", help="clinician feedback on answers")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     export = feedback_sub.add_parser(
@@ -133,7 +133,7 @@ def write_export(url: str, out: Path, lines: Iterable[dict[str, Any]] | None = N
     out = out.expanduser()
     directory = out.resolve().parent
     if not directory.is_dir():
-        from agent.errors import RadassistError
+        from common.errors import RadassistError
 
         raise RadassistError(f"--out {out}: directory {directory} does not exist")
     fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")  # mode 0600

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 if TYPE_CHECKING:
     from tools.classify.report import ReportReading
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MAX_CHARS = 200_000  # a report, not a book: refuse larger input instead of running for minutes
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     findings = sub.add_parser(
         "findings",
         help="classify every finding in a report (each with its own system)",
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_text(args: argparse.Namespace) -> str:
+    text: str
     if args.text is not None:
         text = args.text
     else:

@@ -42,10 +42,10 @@ def _url() -> str:
 
 def cmd_create(args: argparse.Namespace) -> int:
     from agent.api.keys import create_key, key_secret
-    from agent.errors import RadassistError
     from agent.security.audit import record_local
     from agent.security.erasure import parse_age
     from agent.settings import get_settings
+    from common.errors import RadassistError
 
     lifetime = (
         None if args.expires.strip().lower() == "never" else parse_age(args.expires, option="--expires")
@@ -89,8 +89,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     from agent.api.keys import revoke_key
-    from agent.errors import RadassistError
     from agent.security.audit import record_local
+    from common.errors import RadassistError
 
     url = _url()
     try:

@@ -9,7 +9,7 @@ import sys
 from typing import cast
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = sub.add_parser(
         "ingest",
         help="add or update guideline files (Markdown, text, HTML, PDF) in the knowledge base",
@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     reindex.set_defaults(func=cmd_reindex)
 
-    search = sub.add_parser("search", help="search the guideline knowledge base (hybrid vector + full-text)")
+    search = sub.add_parser(
+        "search", help="search the guideline knowledge base (vector + BM25, reranked, with a relevance floor)"
+    )
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--system", help="only sources for this classification system, e.g. fleischner")
@@ -79,9 +81,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from agent.errors import RadassistError
     from agent.progress import ready
     from agent.runtime import open_runtime
+    from common.errors import RadassistError
     from tools.guideline_search import GuidelineSearchOutput
     from tools.registry import ToolInputError
 
@@ -107,8 +109,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
         return 0
     if not result.hits:
-        print("no passages found (is the knowledge base empty? see `radassist ingest`)")
+        print(result.note)
     for number, hit in enumerate(result.hits, start=1):
-        print(f"[{number}] {hit.citation}  (score {hit.score:.4f})")
-        print(f"    {' '.join(hit.text.split())}")
+        print(f"[{number}] {hit.citation}  (relevance {hit.score:.2f})")
+        print(f"    {' '.join(hit.quote.split())}")
     return 0

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = sub.add_parser("models", help="inspect and test the models in models.yaml")
     models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     models_sub.add_parser("list", help="list aliases and what they resolve to").set_defaults(func=cmd_list)
@@ -98,11 +98,11 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_reload(args: argparse.Namespace) -> int:
     from agent.db import connect, database_url, migrate
-    from agent.errors import RadassistError
     from agent.gateway import load_models_config
     from agent.live import ALIVE_SECONDS, CHANNEL, notify_payload
     from agent.security.audit import cli_actor, record_local
     from agent.settings import get_settings
+    from common.errors import RadassistError
 
     settings = get_settings()
     url = database_url(settings)

@@ -9,7 +9,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="start the chat UI")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1; RADASSIST_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; RADASSIST_PORT)")

@@ -50,9 +50,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     from agent.db import connect
-    from agent.errors import RadassistError
     from agent.security.audit import record_local
     from agent.security.sessions import revoke_user_sessions
+    from common.errors import RadassistError
 
     url = _url()
     with connect(url) as conn:

@@ -58,9 +58,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from agent.errors import RadassistError
     from agent.history import render
     from agent.security.audit import record_local
+    from common.errors import RadassistError
 
     url = _url()
     export = asyncio.run(_load(url, args.thread))
@@ -97,7 +97,7 @@ async def _load(url: str, thread_id: str):  # type: ignore[no-untyped-def]
 
 def _write_private(out: Path, text: str) -> None:
     """Mode 0600, through a temporary file renamed into place: all or nothing."""
-    from agent.errors import RadassistError
+    from common.errors import RadassistError
 
     out = out.expanduser()
     directory = out.resolve().parent

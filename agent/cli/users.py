@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from agent.ui.auth import Account
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="manage chat UI accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 
@@ -57,7 +57,7 @@ def _database_url() -> str:
 
 
 def _read_password(args: argparse.Namespace) -> str:
-    from agent.errors import RadassistError
+    from common.errors import RadassistError
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -73,8 +73,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _audited(url: str, action: str, name: str, change: Callable[[], Account], **detail: object) -> Account:
     """Run an account change and record it in the audit trail, whether it succeeds or not."""
-    from agent.errors import RadassistError
     from agent.security.audit import record_local
+    from common.errors import RadassistError
 
     try:
         account = change()

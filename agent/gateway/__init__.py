@@ -22,16 +22,20 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from agent.errors import RadassistError
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
 from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 from agent.gateway.phi import PhiWithheld, decide, message_texts, record_egress
+from agent.llm import LLM, check_allow_model_requests
+from common.errors import RadassistError
 
 if TYPE_CHECKING:
-    from litellm import Router
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+    from litellm.router import Router
+    from litellm.types.llms.openai import AllMessageValues
+    from litellm.types.utils import ModelResponse
 
     from agent.gateway.llamacpp import LlamaCppProvider
 
@@ -92,8 +96,8 @@ _SAMPLING_KEYS = (
 )
 
 
-class Gateway:
-    """One per process: owns the Router and the loaded local models."""
+class Gateway(LLM):
+    """One per process: owns the Router and the loaded local models (the agent's `LLM`)."""
 
     def __init__(
         self, config: ModelsConfig, *, model_dir: Path | None = None, llamacpp: LlamaCppProvider | None = None
@@ -129,7 +133,7 @@ class Gateway:
 
     def _build_router(self) -> Router:
         import litellm
-        from litellm import Router
+        from litellm.router import Router
         from litellm.utils import custom_llm_setup
 
         ours = {"llamacpp": self.llamacpp, "sentence_transformers": litellm_provider(self.embeddings)}
@@ -145,12 +149,13 @@ class Gateway:
             if key in self.config.litellm_settings:
                 setattr(litellm, key, self.config.litellm_settings[key])
         try:
-            return Router(
+            router: Router = Router(
                 model_list=[e.model_dump(exclude_none=True) for e in self.config.model_list],
                 **self.config.router_settings,
             )
         except TypeError as exc:
             raise RadassistError(f"{self.config.source}: router_settings: {exc}") from exc
+        return router
 
     @classmethod
     def from_file(cls, path: Path, *, model_dir: Path | None = None) -> Gateway:
@@ -169,8 +174,9 @@ class Gateway:
     async def acomplete(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> str:
         """Return the whole reply text of one chat completion."""
         alias = self._egress(alias, message_texts(messages))
+        check_allow_model_requests("chat", alias)
         start = time.perf_counter()
-        response = await self.router.acompletion(model=alias, messages=messages, **params)
+        response = _reply(await self.router.acompletion(model=alias, messages=_openai(messages), **params))
         usage = getattr(response, "usage", None)
         _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start)
         return response.choices[0].message.content or ""
@@ -178,8 +184,15 @@ class Gateway:
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
         """Yield the reply text as it is generated."""
         alias = self._egress(alias, message_texts(messages))
+        check_allow_model_requests("chat", alias)
         start, tokens = time.perf_counter(), 0
-        response = await self.router.acompletion(model=alias, messages=messages, stream=True, **params)
+        from litellm.types.utils import ModelResponse
+
+        response = await self.router.acompletion(
+            model=alias, messages=_openai(messages), stream=True, **params
+        )
+        if isinstance(response, ModelResponse):
+            raise TypeError(f"model {alias!r}: a streaming call returned a whole reply")
         try:
             async for chunk in response:
                 delta = chunk.choices[0].delta.content if chunk.choices else None
@@ -208,14 +221,21 @@ class Gateway:
     ) -> list[tuple[str, dict[str, Any]]]:
         """Let a model with native tool calling choose tools; returns (name, arguments) pairs, unvalidated."""
         alias = self._egress(alias, message_texts(messages))
+        check_allow_model_requests("chat", alias)
         start = time.perf_counter()
-        response = await self.router.acompletion(
-            model=alias, messages=messages, tools=tools, tool_choice="auto", **params
+        response = _reply(
+            await self.router.acompletion(
+                model=alias, messages=_openai(messages), tools=tools, tool_choice="auto", **params
+            )
         )
         usage = getattr(response, "usage", None)
         _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start)
-        calls = []
+        from litellm.types.utils import ChatCompletionMessageToolCall
+
+        calls: list[tuple[str, dict[str, Any]]] = []
         for call in response.choices[0].message.tool_calls or []:
+            if not isinstance(call, ChatCompletionMessageToolCall) or not call.function.name:
+                continue  # a free-form "custom" tool call: only function tools are ever offered
             try:
                 arguments = json.loads(call.function.arguments or "{}")
             except json.JSONDecodeError:
@@ -231,9 +251,11 @@ class Gateway:
         """
         alias = self._egress(alias, list(texts), may_fall_back=False)
         params = self.config.entry(alias).litellm_params
+        check_allow_model_requests("embedding", alias)
         if params.provider == "sentence_transformers":  # in-process: no Router, no litellm import
             return await asyncio.to_thread(self.embeddings.encode, params.target, texts)
-        response = await self.router.aembedding(model=alias, input=texts)
+        inputs: list[object] = list(texts)
+        response = await self.router.aembedding(model=alias, input=inputs)
         return [item["embedding"] for item in response.data]
 
     # -- what answered -----------------------------------------------------------------------
@@ -268,6 +290,11 @@ class Gateway:
         params = self.config.entry(alias).litellm_params.model_dump()
         return {k: params[k] for k in _SAMPLING_KEYS if params.get(k) is not None}
 
+    def chat_aliases(self) -> list[str]:
+        """Aliases in models.yaml that answer chat (not embeddings), for the UI's model setting."""
+        config = self.config
+        return [a for a in config.aliases() if config.entry(a).model_info.get("mode", "chat") == "chat"]
+
     def supports_tools(self, alias: str) -> bool:
         """True when the admin declared native tool calling for the alias (model_info.supports_function_calling)."""
         return bool(self.config.entry(alias).model_info.get("supports_function_calling"))
@@ -291,6 +318,20 @@ class Gateway:
         params = self.config.entry(alias).litellm_params
         if params.provider == "llamacpp":
             self.llamacpp.load(params.model, params.model_dump())
+
+
+def _openai(messages: list[dict[str, Any]]) -> list[AllMessageValues]:
+    """Our messages are OpenAI chat messages as plain dicts; litellm types them as TypedDicts."""
+    return cast("list[AllMessageValues]", messages)
+
+
+def _reply(response: ModelResponse | CustomStreamWrapper) -> ModelResponse:
+    """A non-streaming call's reply (litellm types every acompletion as either)."""
+    from litellm.types.utils import ModelResponse
+
+    if not isinstance(response, ModelResponse):
+        raise TypeError("a non-streaming model call returned a stream")
+    return response
 
 
 def _ollama_digest(model: str, api_base: str | None) -> str | None:

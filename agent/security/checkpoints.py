@@ -30,9 +30,9 @@ from langgraph.checkpoint.serde.base import CipherProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from agent.errors import RadassistError
 from agent.security.secrets import private_file
 from agent.settings import Settings
+from common.errors import RadassistError
 
 KEY_FILE = "checkpoint-key"
 CIPHER_NAME = "aesgcm"

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import psycopg
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agent.errors import RadassistError
 from agent.settings import Settings
+from common.errors import RadassistError
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 

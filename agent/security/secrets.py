@@ -7,7 +7,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 
 def private_file(path: Path, make: bytes) -> bytes:

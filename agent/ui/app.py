@@ -14,10 +14,16 @@ import re
 from contextlib import AsyncExitStack
 from typing import Any
 
+from common import offline
+
+offline.apply()  # Chainlit runs this file as the app: an entry point, set before the libraries load
+
 import chainlit as cl
 import chainlit.server
-from chainlit.input_widget import Select
+from chainlit.input_widget import InputWidget, Select
+from chainlit.types import ThreadDict
 
+from agent import capabilities
 from agent.api import routes as api  # the OpenAI-compatible API under /v1
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded
@@ -41,23 +47,6 @@ log = logging.getLogger(__name__)
 AUTOMATIC = "automatic (gate)"
 DEFAULT_MODEL = "each expert's own alias"
 _state: dict[str, Any] = {}
-
-STARTERS = [
-    ("Fleischner", "6 mm solid nodule, smoker, what follow-up?"),
-    ("Lung-RADS", "Baseline screening LDCT: 7 mm solid nodule. Lung-RADS?"),
-    ("TI-RADS", "TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule with punctate echogenic foci?"),
-    (
-        "LI-RADS",
-        "Cirrhosis, 25 mm observation with nonrim APHE, nonperipheral washout and enhancing capsule: LI-RADS?",
-    ),
-    ("BI-RADS", "BI-RADS 4B on diagnostic mammography: what management and likelihood of malignancy?"),
-    ("Bosniak", "Cystic renal mass on CT with a 3 mm smooth enhancing septum: Bosniak class?"),
-    ("PI-RADS", "Peripheral zone lesion, DWI score 3, DCE positive: PI-RADS category?"),
-    ("O-RADS", "Premenopausal woman, 6 cm simple ovarian cyst on ultrasound: O-RADS?"),
-    ("Adrenal", "Incidental 1.5 cm adrenal nodule measuring 8 HU on unenhanced CT: next step?"),
-    ("Renal", "Incidental homogeneous renal mass measuring 75 HU on unenhanced CT: what is it?"),
-    ("MRI safety", "What are the ACR MRI safety zones?"),
-]
 
 
 add_before_page(chainlit.server.app, api.route())
@@ -107,31 +96,32 @@ def _assistant() -> Assistant:
 
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    return [cl.Starter(label=f"{label}: {text[:48]}…", message=text) for label, text in STARTERS]
+    context = _assistant().context
+    pairs = capabilities.starters(context.registry, context.experts)
+    return [cl.Starter(label=f"{label}: {text[:48]}…", message=text) for label, text in pairs]
 
 
 async def _send_settings() -> None:
     assistant = _assistant()
-    experts = [AUTOMATIC, *assistant.deps.experts]
+    experts = [AUTOMATIC, *assistant.context.experts]
     models = [DEFAULT_MODEL, *assistant.chat_aliases()]
-    settings = await cl.ChatSettings(
-        [
-            Select(
-                id="expert",
-                label="Expert",
-                values=experts,
-                initial_index=0,
-                description="Automatic lets the gate weigh every expert; choose one to override it.",
-            ),
-            Select(
-                id="model",
-                label="Model alias (models.yaml)",
-                values=models,
-                initial_index=0,
-                description="The model that drafts the commentary; classifications never depend on it.",
-            ),
-        ]
-    ).send()
+    widgets: list[InputWidget] = [
+        Select(
+            id="expert",
+            label="Expert",
+            values=experts,
+            initial_index=0,
+            description="Automatic lets the gate weigh every expert; choose one to override it.",
+        ),
+        Select(
+            id="model",
+            label="Model alias (models.yaml)",
+            values=models,
+            initial_index=0,
+            description="The model that drafts the commentary; classifications never depend on it.",
+        ),
+    ]
+    settings = await cl.ChatSettings(widgets).send()
     cl.user_session.set("settings", settings)
 
 
@@ -158,7 +148,7 @@ async def chat_start() -> None:
 
 
 @cl.on_chat_resume
-async def chat_resume(thread: dict[str, Any]) -> None:
+async def chat_resume(thread: ThreadDict) -> None:
     """History is shown from the data layer; the agent's memory comes from the LangGraph checkpoint."""
     user = cl.user_session.get("user")
     await security.record(
@@ -260,7 +250,7 @@ async def on_message(message: cl.Message) -> None:
     try:
         async with _live().turn() as config:  # the turn keeps this models configuration to its end
             assistant = config.assistant
-            prompts = {n: e.prompt for n, e in assistant.deps.experts.items()}
+            prompts = {n: e.prompt for n, e in assistant.context.experts.items()}
             view = TurnView(answer, model or DEFAULT_MODEL, prompts)
             with record_egress() as egress:
                 result = await assistant.ask(
@@ -290,14 +280,14 @@ async def on_message(message: cl.Message) -> None:
         )
     models = result.provenance["models"]
     drafting = sorted({model or e["model"] for e in result.provenance["experts"]})
-    demo = assistant.deps.demo_aliases
+    demo = assistant.context.demo_aliases
     shown = ", ".join(
         f"{alias} ({models.get(alias, {}).get('model', '?')}{', demo model' if alias in demo else ''})"
         for alias in drafting
     )
     content += f"\n\n*Verification: {verification_line(result.verification)} · model: {shown}*"
     answer.content = content
-    answer.elements = source_elements(result.citations)  # type: ignore[assignment]
+    answer.elements = source_elements(result.citations)
     answer.actions = [
         cl.Action(name="export_thread", payload={}, label="Export conversation", icon="download")
     ]

@@ -18,16 +18,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from agent.errors import RadassistError
 from agent.security.sessions import revoke_user_sessions
 from agent.security.throttle import PASSWORD_HASHING, PasswordHasher
 from agent.settings import Settings
+from common.errors import RadassistError
 
 Role = Literal["clinician", "admin"]
 ROLES: tuple[Role, ...] = ("clinician", "admin")
@@ -136,7 +136,7 @@ def check_identifier(identifier: str) -> None:
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise RadassistError(f"role {role!r}: must be one of {', '.join(ROLES)}")
-    return role  # type: ignore[return-value]
+    return role
 
 
 # -- login --------------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ async def authenticate(
     return _account(row)
 
 
-def _account(row: dict) -> Account:
+def _account(row: dict[str, Any]) -> Account:
     return Account(
         id=row["id"],
         identifier=row["identifier"],

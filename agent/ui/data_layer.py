@@ -36,14 +36,22 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import psycopg
 from chainlit.context import context_var
 from chainlit.data.base import BaseDataLayer
 from chainlit.data.utils import queue_until_user_message
 from chainlit.element import mime_types
-from chainlit.types import Feedback, PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
+from chainlit.types import (
+    Feedback,
+    FeedbackDict,
+    PageInfo,
+    PaginatedResponse,
+    Pagination,
+    ThreadDict,
+    ThreadFilter,
+)
 from chainlit.user import PersistedUser, User
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -105,7 +113,7 @@ def _queued(method: F) -> F:
             return await method(self, *args, **kwargs)
         return await queued(self, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 # -- conversions --------------------------------------------------------------------------------------
@@ -159,6 +167,7 @@ def _step_params(step: StepDict) -> dict[str, Any]:
     metadata = dict(step.get("metadata") or {})
     generation = step.get("generation")
     modes = step.get("modes")
+    tags = step.get("tags")
     return {
         "id": step["id"],
         "thread_id": step.get("threadId"),
@@ -168,7 +177,7 @@ def _step_params(step: StepDict) -> dict[str, Any]:
         "input": _text(step.get("input")),
         "output": _text(step.get("output")),
         "metadata": Jsonb(metadata),
-        "tags": list(step["tags"]) if step.get("tags") else None,
+        "tags": list(tags) if tags else None,
         "command": step.get("command"),
         "modes": Jsonb(modes) if modes else None,
         "streaming": bool(step.get("streaming")),
@@ -187,7 +196,7 @@ def _step_params(step: StepDict) -> dict[str, Any]:
 
 
 def _step_dict(row: dict[str, Any]) -> StepDict:
-    feedback = None
+    feedback: FeedbackDict | None = None
     if row.get("feedback_id") is not None:
         feedback = {
             "forId": row["id"],
@@ -195,7 +204,7 @@ def _step_dict(row: dict[str, Any]) -> StepDict:
             "value": row["feedback_value"],
             "comment": row["feedback_comment"],
         }
-    return {  # type: ignore[return-value]
+    return {
         "id": row["id"],
         "threadId": row["thread_id"],
         "parentId": row["parent_id"],
@@ -219,7 +228,7 @@ def _step_dict(row: dict[str, Any]) -> StepDict:
         "createdAt": _iso(row["created_at"]),
         "start": _iso(row["start_time"]),
         "end": _iso(row["end_time"]),
-        "feedback": feedback,  # type: ignore[typeddict-item]
+        "feedback": feedback,
     }
 
 
@@ -229,7 +238,7 @@ def _element_dict(row: dict[str, Any]) -> ElementDict:
         # The stored bytes go back as a data: URL, so the browser shows them without any server fetch.
         mime = row["mime"] or "application/octet-stream"
         url = f"data:{mime};base64,{base64.b64encode(bytes(row['content'])).decode('ascii')}"
-    return {  # type: ignore[return-value]
+    return {
         "id": row["id"],
         "threadId": row["thread_id"],
         "forId": row["step_id"],
@@ -358,7 +367,7 @@ class PostgresDataLayer(BaseDataLayer):
                 if self._pool is None:
                     from agent.db import open_pool
 
-                    url = self._url or await asyncio.to_thread(_configured_url)
+                    url = self._url if self._url else await asyncio.to_thread(_configured_url)
                     pool = open_pool(url, min_size=1, max_size=4)
                     await pool.open(wait=True)
                     self._pool = pool
@@ -518,7 +527,7 @@ class PostgresDataLayer(BaseDataLayer):
             " ORDER BY t.updated_at DESC, t.id DESC LIMIT %(limit)s"
         )
         async with (await self.pool()).connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)  # type: ignore[arg-type]
+            await cur.execute(query, params)
             rows = await cur.fetchall()
         has_next = len(rows) > limit
         threads = [
@@ -549,7 +558,7 @@ class PostgresDataLayer(BaseDataLayer):
         thread_id: str,
         name: str | None = None,
         user_id: str | None = None,
-        metadata: dict | None = None,
+        metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
     ) -> None:
         """Create or update a thread. Its owner is fixed at creation; metadata keys set to None are removed."""
@@ -623,7 +632,7 @@ class PostgresDataLayer(BaseDataLayer):
         async with (await self.pool()).connection() as conn, conn.transaction():
             actor_id = await self._actor_id(conn)
             await self._writable_thread(conn, params["thread_id"], actor_id)
-            cur = await conn.execute(_STEP_INSERT.format(assignments=assignments), params)  # type: ignore[arg-type]
+            cur = await conn.execute(_STEP_INSERT.format(assignments=assignments), params)
             if await cur.fetchone() is None:
                 raise AccessDenied(f"step {params['id']} belongs to another thread")
             if params["type"] in _MESSAGE_TYPES:
@@ -666,7 +675,7 @@ class PostgresDataLayer(BaseDataLayer):
         """Store an element's metadata, props and inline content; never its path or URL."""
         if not element.for_id:
             return
-        params = {
+        params: dict[str, Any] = {
             "id": element.id,
             "thread_id": element.thread_id,
             "step_id": element.for_id,
@@ -792,7 +801,7 @@ class PostgresDataLayer(BaseDataLayer):
 
     async def _owner(self, query: str, key: str) -> str | None:
         async with (await self.pool()).connection() as conn:
-            cur = await conn.execute(query, (key,))  # type: ignore[arg-type]
+            cur = await conn.execute(query, (key,))
             row = await cur.fetchone()
         return str(row[0]) if row else None
 
@@ -825,5 +834,5 @@ def _persisted_user(row: dict[str, Any]) -> PersistedUser:
 
 async def _exists(conn: psycopg.AsyncConnection, table: str, key: str) -> bool:
     assert table in ("threads", "steps", "elements", "feedback")
-    cur = await conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (key,))  # type: ignore[arg-type]
+    cur = await conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (key,))
     return await cur.fetchone() is not None

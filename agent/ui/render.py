@@ -60,7 +60,7 @@ def verification_line(v: dict[str, Any]) -> str:
     return f"{verdict}{removed}{flagged}"
 
 
-def source_elements(citations: list[dict[str, Any]]) -> list[cl.Text]:
+def source_elements(citations: list[dict[str, Any]]) -> list[cl.Element]:
     """One side element per cited passage; its name appears in the answer, so it becomes a link."""
     return [
         cl.Text(

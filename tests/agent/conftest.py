@@ -9,8 +9,9 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.assistant import Assistant
+from agent.context import AgentContext
 from agent.gate import Gate
-from agent.graph import AgentDeps, build_graph
+from agent.graph import build_graph
 from agent.settings import REPO_ROOT
 from experts import load_experts
 from tests.agent.fakes import ScriptedLLM, hashing_embed
@@ -63,11 +64,12 @@ def fake_registry() -> ToolRegistry:
                         heading_path=[f"{key} summary", section],
                         section=section,
                         text=passage,
+                        quote=passage,
                         score=0.5,
                         semantic_similarity=0.6,
                     )
                 )
-        return GuidelineSearchOutput(query=inp.query, hits=hits)
+        return GuidelineSearchOutput(query=inp.query, hits=hits, floor=0.0)
 
     return registry
 
@@ -86,10 +88,10 @@ def experts() -> dict[str, Any]:
 def make_assistant(registry: ToolRegistry, experts: dict[str, Any]) -> Callable[[ScriptedLLM], Assistant]:
     def make(llm: ScriptedLLM, **kwargs: Any) -> Assistant:
         gate = Gate(experts, hashing_embed, registry)
-        deps = AgentDeps(
+        context = AgentContext(
             llm=llm, registry=registry, tool_context=ToolContext(), experts=experts, gate=gate, **kwargs
         )
-        return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()))
+        return Assistant(context, build_graph(checkpointer=InMemorySaver()))
 
     return make
 
@@ -114,36 +116,21 @@ async def real_runtime(pg_url: str) -> Any:
 
 
 @pytest.fixture(scope="session")
-async def real_deps(real_runtime: Any) -> AgentDeps:
+async def real_context(real_runtime: Any) -> AgentContext:
     """Experts, the real gate (MiniLM embeddings) and tools over the real runtime, with the real GGUF."""
-    from agent.assistant import build_deps
+    from agent.assistant import build_context
 
-    return await build_deps(real_runtime)
+    return await build_context(real_runtime)
 
 
 @pytest.fixture
-def scripted_assistant(real_deps: AgentDeps, real_runtime: Any) -> Callable[[ScriptedLLM], Assistant]:
+def scripted_assistant(real_context: AgentContext, real_runtime: Any) -> Callable[[ScriptedLLM], Assistant]:
     """Everything real except the chat model, which follows a script (planted claims, fixed drafts)."""
     from dataclasses import replace
 
     def make(llm: ScriptedLLM) -> Assistant:
-        deps = replace(
-            real_deps, llm=_ScriptedOverGateway(llm, real_runtime.gateway), demo_aliases=frozenset()
-        )
-        return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()), pool=real_runtime.pool)
+        llm.provenance_from(real_runtime.gateway)
+        context = replace(real_context, llm=llm, demo_aliases=frozenset())
+        return Assistant(context, build_graph(checkpointer=InMemorySaver()), pool=real_runtime.pool)
 
     return make
-
-
-class _ScriptedOverGateway:
-    """Scripted chat and JSON; describe/sampling from the real gateway so provenance stays realistic."""
-
-    def __init__(self, llm: ScriptedLLM, gateway: Any) -> None:
-        self.llm, self.gateway = llm, gateway
-        self.astream, self.acomplete, self.acomplete_json = llm.astream, llm.acomplete, llm.acomplete_json
-
-    def describe(self, alias: str) -> dict[str, Any]:
-        return self.gateway.describe(alias)
-
-    def sampling(self, alias: str) -> dict[str, Any]:
-        return self.gateway.sampling(alias)

@@ -1,7 +1,10 @@
 """Deterministic stand-ins for fast graph tests: a scripted chat model and a hashing embedder.
 
-`ScriptedLLM` has the Gateway's methods. Drafts come from a list (one per call) or a function of the
-messages; JSON replies (entailment, gap filling, the LLM gate) from a function of (messages, schema).
+`ScriptedLLM` implements `agent.llm.LLM`, the protocol the gateway implements, so the graph has no
+path that exists only for it. Drafts come from a list (one per call) or a function of the messages;
+JSON replies (entailment, gap filling, the LLM gate) from a function of (messages, schema). It never
+calls tools natively (subclasses do); what answered comes from the real gateway once
+`provenance_from(gateway)` is called, else from a fixed fake description.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from agent.llm import LLM
+
 Messages = list[dict[str, Any]]
+EXPERTS = ("abdominal", "breast", "chest", "general", "gu", "msk", "neuro")  # the shipped experts' aliases
 
 
-class ScriptedLLM:
+class ScriptedLLM(LLM):
     def __init__(
         self,
         drafts: list[str] | Callable[[Messages], str] | None = None,
@@ -27,6 +33,11 @@ class ScriptedLLM:
         self.json_reply = json_reply or _all_yes
         self.fail_with = fail_with
         self.calls: list[dict[str, Any]] = []
+        self.gateway: LLM | None = None
+
+    def provenance_from(self, gateway: LLM) -> None:
+        """Describe models, their sampling and the chat aliases as the real gateway does."""
+        self.gateway = gateway
 
     def _next_draft(self, messages: Messages) -> str:
         if callable(self.drafts):
@@ -52,10 +63,27 @@ class ScriptedLLM:
             raise self.fail_with
         return self.json_reply(messages, schema)
 
+    async def acall_tools(
+        self, alias: str, messages: Messages, tools: list[dict[str, Any]], **params: Any
+    ) -> list[tuple[str, dict[str, Any]]]:
+        raise AssertionError("the scripted model does not call tools natively (supports_tools is False)")
+
+    def supports_tools(self, alias: str) -> bool:
+        return False
+
+    def chat_aliases(self) -> list[str]:
+        if self.gateway is not None:
+            return self.gateway.chat_aliases()
+        return ["default", *(f"expert-{name}" for name in EXPERTS)]
+
     def describe(self, alias: str) -> dict[str, Any]:
+        if self.gateway is not None:
+            return self.gateway.describe(alias)
         return {"alias": alias, "model": "scripted/fake", "local": True}
 
     def sampling(self, alias: str) -> dict[str, Any]:
+        if self.gateway is not None:
+            return self.gateway.sampling(alias)
         return {"temperature": 0.0}
 
     def drafted_for(self) -> list[str]:

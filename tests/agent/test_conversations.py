@@ -1120,23 +1120,25 @@ CONVERSATIONS: tuple[Conversation, ...] = (
             Turn(
                 "Patient with an MR-conditional pacemaker needs a brain MRI. What do we need to check?",
                 (
-                    "For each implant, identify the exact make and model and check the manufacturer's current MR "
-                    "labelling before scanning [3].",
-                    "An MR Conditional device may be scanned only when every stated condition is met [3].",
+                    "A patient with an MR-conditional pacemaker or ICD system can have MRI when it is performed "
+                    "according to the manufacturer's labelling, under a site protocol with the device team "
+                    "involved [1].",
+                    "MR-conditional labelling applies to a system: a specific generator with specific leads, "
+                    "labelled together [1].",
                 ),
                 Planted(
-                    "Pacemakers implanted after 2015 can be scanned without cardiology input [3].",
+                    "Pacemakers implanted after 2015 can be scanned without cardiology input [1].",
                     "unsupported",
                     NUMBER,
                 ),
-                sources=("mri-safety",),
+                sources=("mri-implants",),
             ),
             Turn(
                 "And who may enter zone IV?",
                 (
                     "Zone IV is the MR scanner room itself, entered only under the direct supervision of Level 2 MR "
-                    "personnel [2].",
-                    "Level 2 MR personnel are responsible for patients in Zone IV [3].",
+                    "personnel [1].",
+                    "Level 2 MR personnel are responsible for patients in Zone IV [4].",
                 ),
                 Planted(
                     "The resuscitation team may enter Zone IV with its equipment [6].",

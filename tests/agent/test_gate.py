@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from langgraph.checkpoint.memory import InMemorySaver
 
-from agent.gate import Gate, GateConfig, GateDecision, decision_from_dict
+from agent.gate import Gate, GateConfig, GateDecision
 from agent.settings import REPO_ROOT
 from experts import Expert
 from tests.agent.fakes import hashing_embed
@@ -37,8 +38,8 @@ real = pytest.mark.postgres
 
 
 @real
-async def test_routing_accuracy_on_the_routing_set(real_deps: Any) -> None:
-    gate: Gate = real_deps.gate
+async def test_routing_accuracy_on_the_routing_set(real_context: Any) -> None:
+    gate: Gate = real_context.gate
     misses = []
     for row in ROUTING:
         decision = await gate.route(row["question"])
@@ -53,8 +54,23 @@ async def test_routing_accuracy_on_the_routing_set(real_deps: Any) -> None:
 
 
 @real
-async def test_weights_are_a_sorted_distribution_and_the_top_expert_is_chosen_first(real_deps: Any) -> None:
-    gate: Gate = real_deps.gate
+async def test_every_expert_routes_its_own_examples(real_context: Any) -> None:
+    """Each expert's examples are its routing data: with the real embeddings each goes to its expert."""
+    gate: Gate = real_context.gate
+    misrouted = []
+    for name, expert in gate.experts.items():
+        for example in expert.examples:
+            top = (await gate.route(example)).scores[0].name
+            if top != name:
+                misrouted.append((name, top, example))
+    assert misrouted == []
+
+
+@real
+async def test_weights_are_a_sorted_distribution_and_the_top_expert_is_chosen_first(
+    real_context: Any,
+) -> None:
+    gate: Gate = real_context.gate
     for row in ROUTING:
         decision = await gate.route(row["question"])
         check_distribution(decision, gate.experts)
@@ -67,8 +83,8 @@ async def test_weights_are_a_sorted_distribution_and_the_top_expert_is_chosen_fi
 
 
 @real
-async def test_a_user_override_wins(real_deps: Any) -> None:
-    gate: Gate = real_deps.gate
+async def test_a_user_override_wins(real_context: Any) -> None:
+    gate: Gate = real_context.gate
     question = "8 mm solid lung nodule in a smoker, Fleischner follow-up?"
     assert (await gate.route(question)).chosen == ["chest"]
     decision = await gate.route(question, override="msk", previous=["chest"])
@@ -96,15 +112,15 @@ async def test_a_user_override_wins(real_deps: Any) -> None:
         ),
     ],
 )
-async def test_two_close_experts_are_both_chosen(real_deps: Any, question: str, pair: set[str]) -> None:
-    decision = await real_deps.gate.route(question)
+async def test_two_close_experts_are_both_chosen(real_context: Any, question: str, pair: set[str]) -> None:
+    decision = await real_context.gate.route(question)
     assert set(decision.chosen) == pair, decision.as_dict()
-    assert decision.scores[0].weight - decision.scores[1].weight <= real_deps.gate.config.margin
+    assert decision.scores[0].weight - decision.scores[1].weight <= real_context.gate.config.margin
 
 
 @real
-async def test_a_clear_question_chooses_one_expert(real_deps: Any) -> None:
-    decision = await real_deps.gate.route("TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule?")
+async def test_a_clear_question_chooses_one_expert(real_context: Any) -> None:
+    decision = await real_context.gate.route("TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule?")
     assert decision.chosen == ["neuro"]
     assert decision.scores[0].weight > 0.9
 
@@ -124,9 +140,9 @@ FOLLOW_UPS = [
 @real
 @pytest.mark.parametrize("message", FOLLOW_UPS)
 async def test_a_follow_up_without_domain_words_keeps_the_previous_expert(
-    real_deps: Any, message: str
+    real_context: Any, message: str
 ) -> None:
-    gate: Gate = real_deps.gate
+    gate: Gate = real_context.gate
     switched = {}
     for previous in gate.experts:
         decision = await gate.route(message, previous=[previous])
@@ -138,8 +154,8 @@ async def test_a_follow_up_without_domain_words_keeps_the_previous_expert(
 
 
 @real
-async def test_a_follow_up_that_names_another_domain_moves_on(real_deps: Any) -> None:
-    decision = await real_deps.gate.route("And a 9 mm solid lung nodule in a smoker?", previous=["neuro"])
+async def test_a_follow_up_that_names_another_domain_moves_on(real_context: Any) -> None:
+    decision = await real_context.gate.route("And a 9 mm solid lung nodule in a smoker?", previous=["neuro"])
     assert decision.chosen[0] == "chest"
     assert not decision.reason.startswith("follow-up")
 
@@ -330,10 +346,11 @@ async def test_experts_are_embedded_once_per_gate() -> None:
     assert embed.calls[len(EXPERTS) :] == [["solid lung nodule"], ["thyroid nodule"]]
 
 
-async def test_a_decision_survives_the_round_trip_through_the_graph_state() -> None:
+async def test_a_decision_survives_the_round_trip_through_a_checkpoint() -> None:
+    """The decision is a typed object in the state: the checkpoint serializer rebuilds it exactly."""
+    from agent.graph import build_graph
+
     decision = await make_gate().route("hypoechoic thyroid nodule, FNA?", previous=["lungs"])
-    rebuilt = decision_from_dict(decision.as_dict())
-    assert rebuilt.chosen == decision.chosen and rebuilt.reason == decision.reason
-    assert [s.name for s in rebuilt.scores] == [s.name for s in decision.scores]
-    assert [s.evidence for s in rebuilt.scores] == [s.evidence for s in decision.scores]
-    assert [s.weight for s in rebuilt.scores] == pytest.approx([s.weight for s in decision.scores], abs=1e-4)
+    saver = build_graph(checkpointer=InMemorySaver()).checkpointer
+    rebuilt = saver.serde.loads_typed(saver.serde.dumps_typed(decision))
+    assert isinstance(rebuilt, GateDecision) and rebuilt == decision

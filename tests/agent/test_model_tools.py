@@ -9,8 +9,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.assistant import Assistant
+from agent.context import AgentContext
 from agent.gate import Gate
-from agent.graph import AgentDeps, build_graph
+from agent.graph import build_graph
 from tests.agent.conftest import fake_registry
 from tests.agent.fakes import ScriptedLLM, hashing_embed
 from tools.registry import ToolContext, ToolRegistry, tool
@@ -64,9 +65,13 @@ def assistant_for(llm: ScriptedLLM, experts: dict[str, Any]) -> Assistant:
     registry = registry_with_converter()
     general = experts["general"].model_copy(update={"tools": ["guideline_search", "unit_convert"]})
     team = {**experts, "general": general}
-    deps = AgentDeps(llm=llm, registry=registry, tool_context=ToolContext(), experts=team,
-                     gate=Gate(team, hashing_embed, registry))  # fmt: skip
-    return Assistant(deps, build_graph(deps, checkpointer=InMemorySaver()))
+    context = AgentContext(llm=llm, registry=registry, tool_context=ToolContext(), experts=team,
+                           gate=Gate(team, hashing_embed, registry))  # fmt: skip
+    return Assistant(context, build_graph(checkpointer=InMemorySaver()))
+
+
+def fleischner_call(result: Any) -> dict[str, Any]:
+    return next(c for c in result.tool_calls if c["tool"] == "fleischner")
 
 
 def converter_call(result: Any) -> dict[str, Any]:
@@ -107,3 +112,45 @@ async def test_classification_tools_are_left_to_the_extractor_for_small_models(
     result = await assistant_for(llm, experts).ask("7 mm solid nodule, smoker")
     assert [c["tool"] for c in result.tool_calls] == ["fleischner", "guideline_search"]
     assert not any(c["kind"] == "json" and "tool" in c["schema"].get("properties", {}) for c in llm.calls)
+
+
+class UnreliableToolLLM(ToolLLM):
+    """Native tool calling that fails the way real models do: a timeout, or a tool nobody offered."""
+
+    def __init__(self, *, raises: Exception | None = None, proposes: str = "cad_rads") -> None:
+        super().__init__({}, native=True)
+        self.raises, self.proposes = raises, proposes
+
+    async def acall_tools(self, alias: str, messages: Any, tools: list[dict[str, Any]], **params: Any) -> Any:
+        self.calls.append({"kind": "tools", "alias": alias, "tools": [t["function"]["name"] for t in tools]})
+        if self.raises is not None:
+            raise self.raises
+        return [(self.proposes, {"score": 7})]
+
+
+@pytest.mark.parametrize(
+    ("llm", "status", "error"),
+    [
+        (UnreliableToolLLM(raises=TimeoutError("model took too long")), "failed", "TimeoutError"),
+        (UnreliableToolLLM(proposes="cad_rads"), "rejected", "'cad_rads' was not offered to this expert"),
+        (UnreliableToolLLM(proposes="fleischner"), "rejected", "'fleischner' was not offered to this expert"),
+    ],
+    ids=["timeout", "unknown-tool", "tool-not-offered"],
+)
+async def test_a_failed_or_wrong_tool_choice_keeps_the_classification(
+    experts: dict[str, Any], llm: UnreliableToolLLM, status: str, error: str
+) -> None:
+    """Issue 9: the model's tool choice is optional; its failure must never lose the computed answer."""
+    result = await assistant_for(llm, experts).ask("7 mm solid nodule, smoker, what follow-up?")
+    assert any(c["kind"] == "tools" and "lung_rads" in c["tools"] for c in llm.calls), (
+        "the choice was offered"
+    )
+    assert "Fleischner Society 2017: solid, single, 6-8 mm, high risk" in result.answer
+    assert fleischner_call(result)["status"] == "ran"
+    choice = result.tool_calls[-1]
+    assert (choice["status"], choice["error"], choice["output"]) == (status, error, None)
+    assert choice["via"] == "model tool call (native)"
+    assert choice["tool"] == (None if status == "failed" else llm.proposes)
+    assert set(result.provenance["tool_versions"]) == {"fleischner", "guideline_search"}, (
+        "only registered tools have versions"
+    )

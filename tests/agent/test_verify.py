@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from agent.verify import (
     MIN_SUPPORTED_RATIO,
@@ -18,6 +19,8 @@ from agent.verify import (
     split_claims,
     verify,
 )
+from tools.classify.base import ClassificationResult
+from tools.registry import CategorySpelling, ToolRegistry, load_tools, tool
 
 # --- evidence in the shape the graph builds it (tool result dicts, passage texts) -------------------
 
@@ -72,8 +75,11 @@ RENAL_HOMOGENEOUS = (
 )
 
 
+SPELLINGS = load_tools().category_spellings()
+
+
 def evidence(*tool_results: dict[str, Any], passages: tuple[str, ...] = ()) -> Evidence:
-    return Evidence(tool_results=list(tool_results), passages=list(passages))
+    return Evidence(tool_results=list(tool_results), passages=list(passages), spellings=SPELLINGS)
 
 
 async def all_yes(claims: list[str], passages: list[str]) -> list[bool]:
@@ -191,7 +197,7 @@ def test_a_citation_after_the_full_stop_stays_with_its_sentence() -> None:
 def test_category_spellings_are_normalised_to_the_tool_spelling(
     text: str, system: str, category: str
 ) -> None:
-    assert categories(f"This finding is {text} on review.") == {system: {category}}
+    assert categories(f"This finding is {text} on review.", SPELLINGS) == {system: {category}}
 
 
 @pytest.mark.parametrize(
@@ -200,14 +206,53 @@ def test_category_spellings_are_normalised_to_the_tool_spelling(
      "O-RADS US v2022", "a T2 lesion", "LR scan"],
 )  # fmt: skip
 def test_versions_and_years_are_not_read_as_categories(text: str) -> None:
-    assert categories(text) == {}
+    assert categories(text, SPELLINGS) == {}
 
 
 def test_several_categories_in_one_claim_are_all_read() -> None:
-    assert categories("Not TR3 but TR4; BI-RADS 4A, not BI-RADS 4B.") == {
+    assert categories("Not TR3 but TR4; BI-RADS 4A, not BI-RADS 4B.", SPELLINGS) == {
         "ti_rads": {"TR3", "TR4"},
         "bi_rads": {"4A", "4B"},
     }
+
+
+def test_systems_are_listed_in_the_order_the_claim_names_them() -> None:
+    assert list(categories("BI-RADS 3, Lung-RADS 2 and TR4", SPELLINGS)) == [
+        "bi_rads",
+        "lung_rads",
+        "ti_rads",
+    ]
+
+
+def test_a_computed_category_is_checked_before_the_others() -> None:
+    claim = check_claim("BI-RADS 3, but really TR5.", evidence(TI_RADS_TR3))
+    assert claim.status == "contradicted"
+    assert claim.reasons == ["ti_rads category TR5 but the tool computed TR3"]
+
+
+class WidgetInput(BaseModel):
+    size_mm: float
+
+
+def test_a_system_declared_through_the_registry_is_checked_without_editing_verify() -> None:
+    """The door: a tool's own CategorySpelling is all verification needs to read its categories."""
+    registry = ToolRegistry()
+
+    @tool(name="widget_rads", description="demo", version="demo 1", kind="classification", registry=registry,
+          categories=CategorySpelling(r"\bwidget-?rads\s*(W?[1-3])\b", lambda c: c if c.startswith("W") else f"W{c}"))  # fmt: skip
+    def widget(inp: WidgetInput) -> ClassificationResult:
+        return ClassificationResult(system="widget_rads", guideline="demo", category="W3", citation="demo")
+
+    computed = {"system": "widget_rads", "guideline": "demo", "category": "W3", "management": "none"}
+    spellings = registry.category_spellings()
+    assert categories("Widget-RADS 2 here", spellings) == {"widget_rads": {"W2"}}
+    wrong = check_claim("This is Widget-RADS W2.", Evidence([computed], [], spellings))
+    assert (wrong.status, wrong.reasons) == (
+        "contradicted",
+        ["widget_rads category W2 but the tool computed W3"],
+    )
+    right = check_claim("This is Widget-RADS 3.", Evidence([computed], [], spellings))
+    assert right.status == "supported" and right.evidence == ["widget_rads tool: W3"]
 
 
 @pytest.mark.parametrize(

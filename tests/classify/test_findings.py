@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 import tools
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.findings import (
     NoSystemError,

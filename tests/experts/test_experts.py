@@ -1,8 +1,13 @@
-"""Expert files: the shipped ones load and name only real tools and aliases; the loader rejects bad files."""
+"""Expert files: every expert in the directory loads, names only real tools, routes its own examples;
+the shipped ones offer what the brief requires; the loader rejects bad files; the README's examples work.
+
+Checks are invariants over whatever experts the directory holds (a new expert file needs no edit here).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,15 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.errors import RadassistError
 from agent.gateway.config import ModelsConfig, load_models_config
 from agent.settings import REPO_ROOT
+from common.errors import RadassistError
 from experts import Expert, load_experts
 
 EXPERTS_DIR = REPO_ROOT / "experts"
 ROUTING_FILE = REPO_ROOT / "tests" / "data" / "routing_questions.yaml"
 
-# What each shipped expert must offer, from the project brief (not read back from the files under test).
+# What each shipped expert must offer at least, from the project brief (not read back from the files).
 REQUIRED_TOOLS = {
     "chest": {"fleischner", "lung_rads", "guideline_search"},
     "neuro": {"ti_rads", "thyroid_incidental", "guideline_search"},
@@ -37,7 +42,7 @@ REQUIRED_TOOLS = {
     "gu": {"pi_rads", "bosniak", "renal_incidentaloma", "o_rads", "guideline_search"},
     "general": {"guideline_search"},
 }
-MIN_EXAMPLES = MIN_KEYWORDS = MIN_ROUTING_PER_EXPERT = 8
+MIN_EXAMPLES = MIN_KEYWORDS = 8
 MIN_ROUTING_QUESTIONS = 72
 
 
@@ -75,7 +80,7 @@ def test_every_required_expert_ships_ordered_by_name(shipped: dict[str, Expert])
 @pytest.mark.parametrize("name", sorted(REQUIRED_TOOLS))
 def test_expert_offers_its_tools_and_alias(shipped: dict[str, Expert], name: str) -> None:
     expert = shipped[name]
-    assert set(expert.tools) == REQUIRED_TOOLS[name]
+    assert REQUIRED_TOOLS[name] <= set(expert.tools)
     assert expert.model == f"expert-{name}"
 
 
@@ -88,9 +93,26 @@ def test_every_tool_an_expert_names_is_registered(shipped: dict[str, Expert], na
     assert not missing, f"{name}: tools not registered: {missing} (registered: {REGISTRY.names()})"
 
 
-def test_every_model_alias_is_in_the_shipped_models_file(shipped_models: ModelsConfig) -> None:
+def test_every_model_alias_resolves_in_the_shipped_models_file(shipped_models: ModelsConfig) -> None:
     experts = load_experts(EXPERTS_DIR, models=shipped_models)
     assert {e.model for e in experts.values()} <= set(shipped_models.aliases())
+
+
+async def test_every_expert_routes_its_own_examples(shipped: dict[str, Expert]) -> None:
+    """An expert's examples are its routing test data (here with the fast hashing embedder; the real
+    MiniLM gate is checked in tests/agent/test_gate.py)."""
+    from agent.gate import Gate
+    from tests.agent.fakes import hashing_embed
+    from tools.registry import load_tools
+
+    gate = Gate(shipped, hashing_embed, load_tools())
+    misrouted = []
+    for name, expert in shipped.items():
+        for example in expert.examples:
+            top = (await gate.route(example)).scores[0].name
+            if top != name:
+                misrouted.append((name, top, example))
+    assert misrouted == []
 
 
 def test_each_expert_has_enough_routing_evidence(shipped: dict[str, Expert]) -> None:
@@ -144,6 +166,10 @@ VALID: dict[str, Any] = {
 MODELS = ModelsConfig.model_validate(
     {"model_list": [{"model_name": "expert-cardiac", "litellm_params": {"model": "ollama_chat/x"}}]}
 )
+MODELS_WITH_DEFAULT = ModelsConfig.model_validate(
+    {"model_list": [{"model_name": "default", "litellm_params": {"model": "ollama_chat/x"}}]}
+)
+MODELS_WITH_DEFAULT.source = Path("/srv/radassist/models.yaml")
 
 
 def _write(directory: Path, filename: str, body: str = "Answer from passages only.", **changes: Any) -> Path:
@@ -237,9 +263,27 @@ def test_tools_are_not_checked_without_a_registry(tmp_path: Path) -> None:
     assert load_experts(tmp_path)["cardiac"].tools == ["cad_rads"]
 
 
-def test_unknown_alias(tmp_path: Path) -> None:
+def test_an_alias_missing_from_models_yaml_falls_back_to_default_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = _write(tmp_path, "cardiac.md", model="expert-heart")
-    _fails(tmp_path, path, "alias 'expert-heart' is not defined", models=MODELS)
+    with caplog.at_level(logging.WARNING):
+        expert = load_experts(tmp_path, models=MODELS_WITH_DEFAULT)["cardiac"]
+    assert expert.model == "default"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: model alias 'expert-heart' is not defined in {MODELS_WITH_DEFAULT.source}; "
+        "the expert uses 'default' until it is added there"
+    ]
+
+
+def test_unknown_alias_without_a_default(tmp_path: Path) -> None:
+    path = _write(tmp_path, "cardiac.md", model="expert-heart")
+    _fails(
+        tmp_path,
+        path,
+        "alias 'expert-heart' is not defined in .*, nor is the fallback 'default'",
+        models=MODELS,
+    )
 
 
 @pytest.mark.parametrize("body", ["", "   \n\n  "])
@@ -305,8 +349,6 @@ def test_routing_questions_are_well_formed(routing: list[dict[str, Any]], shippe
         also_ok = entry.get("also_ok", [])
         assert set(also_ok) <= set(shipped) and entry["expected"] not in also_ok, entry
         assert len(set(also_ok)) == len(also_ok), entry
-    per_expert = Counter(entry["expected"] for entry in routing)
-    assert {name: per_expert[name] for name in shipped if per_expert[name] < MIN_ROUTING_PER_EXPERT} == {}
 
 
 def test_routing_questions_are_not_the_experts_examples(

@@ -55,6 +55,7 @@ def test_a_first_search_says_what_it_is_doing_and_a_second_is_quiet(fresh_env: d
 
 
 @pytest.mark.gguf
+@pytest.mark.postgres
 def test_the_bundled_model_is_assembled_with_a_progress_line_and_llama_cpp_stays_quiet(
     fresh_env: dict[str, str],
 ) -> None:
@@ -69,6 +70,8 @@ def test_the_bundled_model_is_assembled_with_a_progress_line_and_llama_cpp_stays
     assert "INFO llama.cpp:" in verbose.stderr, "with -v llama.cpp's own lines are logged"
 
 
+@pytest.mark.postgres
+@pytest.mark.minilm
 def test_commands_that_need_no_chat_model_do_not_import_litellm_or_torch(tmp_path: Path, pg_url: str) -> None:
     probe = (
         "import sys\n"

@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from agent.cli import main
 from agent.db import MIGRATIONS_DIR, discover_migrations, migrate, open_pool
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.postgres

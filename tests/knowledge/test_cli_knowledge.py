@@ -1,9 +1,10 @@
-"""`radassist ingest | search | reindex` through agent.cli.main on a fresh database."""
+"""`radassist ingest | search | reindex | sources` through agent.cli.main on a fresh database."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from agent.cli import main
 from agent.gateway import Gateway
 from agent.settings import get_settings
 from tests.knowledge.kbhelpers import CorpusDatabase, write
+from tools.knowledge.search import DEFAULT_PARAMS
+
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
 
 GUIDE = """---
 title: "CLI test guide"
@@ -90,7 +94,66 @@ def test_ingest_search_json_and_delete(cli_env: None, tmp_path: Path, capsys: An
     code, out, _ = run(capsys, "ingest", "--delete", str(guide))
     assert code == 0 and "deleted: cli-guide" in out
     code, out, _ = run(capsys, "search", "echogenic foci", "--json")
-    assert code == 0 and json.loads(out) == {"query": "echogenic foci", "hits": []}
+    assert code == 0
+    assert json.loads(out) == {
+        "query": "echogenic foci",
+        "hits": [],
+        "below_floor": False,
+        "best_score": None,
+        "floor": DEFAULT_PARAMS.floor,
+        "note": "no passage found: the knowledge base is empty or no passage matches the filters",
+    }
+
+
+def test_sources_list_and_remove(cli_env: None, tmp_path: Path, capsys: Any) -> None:
+    code, out, _ = run(capsys, "sources", "list")
+    assert code == 0 and out == "the knowledge base has no documents (see `radassist ingest`)\n"
+    write(tmp_path / "cli-guide.md", GUIDE)
+    write(
+        tmp_path / "other.md",
+        GUIDE.replace("CLI test guide", "Other guide").replace("year: 2022", "version: v3"),
+    )
+    assert run(capsys, "ingest", str(tmp_path))[0] == 0
+
+    code, out, _ = run(capsys, "sources", "list", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert [s["source"] for s in listed] == ["cli-guide", "other"]
+    first = listed[0]
+    assert (first["title"], first["year"], first["version"], first["society"]) == (
+        "CLI test guide",
+        2022,
+        None,
+        "Test Society",
+    )
+    assert first["chunks"] == 2 and first["path"] == str((tmp_path / "cli-guide.md").resolve())
+    assert (first["embedding_model"], first["embedding_dimension"]) == (
+        "sentence_transformers/bundled/all-MiniLM-L6-v2",
+        384,
+    )
+    assert datetime.fromisoformat(first["ingested_at"]).tzinfo is not None
+
+    code, out, _ = run(capsys, "sources", "list")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "cli-guide: CLI test guide",
+        f"    2022; 2 passages; sentence_transformers/bundled/all-MiniLM-L6-v2 (384 dimensions); "
+        f"ingested {datetime.fromisoformat(first['ingested_at']):%Y-%m-%d %H:%M %Z}",
+    ]
+    assert out.splitlines()[3].startswith("    v3; 2 passages;")
+
+    code, out, err = run(capsys, "sources", "remove", "cli-guid")
+    assert code == 2 and out == ""
+    assert err == (
+        "radassist: error: no source 'cli-guid' in the knowledge base; did you mean cli-guide?; "
+        "`radassist sources list` shows them\n"
+    )
+    code, out, _ = run(capsys, "sources", "remove", str(tmp_path / "cli-guide.md"))
+    assert code == 0 and out == "removed cli-guide: CLI test guide (2 passages)\n"
+    code, out, _ = run(capsys, "sources", "list", "--json")
+    assert [s["source"] for s in json.loads(out)] == ["other"]
+    code, out, _ = run(capsys, "search", "echogenic foci", "--json")
+    assert {h["source"] for h in json.loads(out)["hits"]} == {"other"}, "the removed source is not searched"
 
 
 def test_failures_are_listed_and_set_the_exit_code(cli_env: None, tmp_path: Path, capsys: Any) -> None:

@@ -19,7 +19,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = ROOT / "tools" / "knowledge" / "corpus"
-QUESTIONS_FILE = ROOT / "tests" / "data" / "retrieval_questions.yaml"
+DATA = ROOT / "tests" / "data"
+QUESTION_FILES = ("retrieval_questions.yaml", "guideline_questions.yaml")
 
 EXPECTED_SYSTEMS: dict[str, str | None] = {
     "fleischner-2017": "fleischner",
@@ -38,6 +39,11 @@ EXPECTED_SYSTEMS: dict[str, str | None] = {
     "contrast-reactions": None,
     "contrast-renal-impairment": None,
     "mri-safety": None,
+    "mri-implants": None,
+    "contrast-extravasation": None,
+    "pregnancy-lactation-imaging": None,
+    "ct-dose-reference-levels": None,
+    "gadolinium-retention": None,
 }
 REQUIRED_KEYS = {"title", "society", "year", "version", "url", "licence"}
 OPTIONAL_VALUES: dict[str, set[str]] = {
@@ -109,11 +115,16 @@ def corpus() -> dict[str, Document]:
     return {path.stem: _parse(path) for path in sorted(CORPUS_DIR.glob("*.md"))}
 
 
+def load_yaml_list(name: str) -> list[dict[str, str]]:
+    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    assert isinstance(data, list), f"{name}: the question set must be a YAML list"
+    return data
+
+
 @cache
 def questions() -> list[dict[str, str]]:
-    data = yaml.safe_load(QUESTIONS_FILE.read_text(encoding="utf-8"))
-    assert isinstance(data, list), "the question set must be a YAML list"
-    return data
+    """Every answerable question, from both files."""
+    return [entry for name in QUESTION_FILES for entry in load_yaml_list(name)]
 
 
 def units(text: str) -> list[str]:
@@ -242,12 +253,37 @@ def test_units_splits_list_items_and_keeps_captions_with_tables() -> None:
 
 
 def test_question_set_size_and_shape() -> None:
-    entries = questions()
-    assert len(entries) >= 48
-    for entry in entries:
-        assert isinstance(entry, dict) and set(entry) == {"question", "source", "section"}, entry
-        assert all(isinstance(v, str) and v.strip() for v in entry.values()), entry
-        assert entry["question"].rstrip().endswith("?"), entry
+    general, guideline = (load_yaml_list(name) for name in QUESTION_FILES)
+    assert len(general) >= 48
+    assert len(guideline) >= 100, "at least 100 questions that no classification tool answers"
+    for entries, keys in (
+        (general, {"question", "source", "section"}),
+        (guideline, {"question", "source", "section", "key"}),
+    ):
+        for entry in entries:
+            assert isinstance(entry, dict) and set(entry) == keys, entry
+            assert all(isinstance(v, str) and v.strip() for v in entry.values()), entry
+            assert entry["question"].rstrip().endswith("?"), entry
+
+
+def test_every_key_phrase_is_in_the_section_that_answers() -> None:
+    docs = corpus()
+    for entry in load_yaml_list("guideline_questions.yaml"):
+        text = flat(docs[entry["source"]].section(entry["section"])).casefold()
+        assert flat(entry["key"]).casefold() in text, (
+            f"{entry['source']} / {entry['section']}: {entry['key']!r}"
+        )
+
+
+def test_unanswerable_questions_cover_the_kinds_asked_for() -> None:
+    entries = load_yaml_list("unanswerable_questions.yaml")
+    assert len(entries) >= 30
+    assert all(set(e) == {"question", "kind"} and e["question"].strip() for e in entries), entries
+    kinds = [e["kind"] for e in entries]
+    assert set(kinds) <= {"nonsense", "specialty", "billing", "radiology", "general"}
+    assert min(kinds.count(k) for k in ("nonsense", "specialty", "billing")) >= 5
+    answerable = {flat(e["question"]).casefold() for e in questions()}
+    assert not answerable & {flat(e["question"]).casefold() for e in entries}
 
 
 def test_every_question_points_at_an_existing_section() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ from tools.knowledge.chunking import chunk_sections
 from tools.knowledge.ingest import delete_sources, ingest_paths
 from tools.knowledge.loaders import load_document
 from tools.knowledge.reindex import reindex
-from tools.knowledge.search import search
+from tools.knowledge.search import DEFAULT_PARAMS, search
 from tools.knowledge.store import EmbeddingModelMismatch
+
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
 
 ADRENAL = """---
 title: "Adrenal test guide"
@@ -245,19 +248,26 @@ async def test_another_embedding_model_is_refused_until_reindex(
     assert await rows(
         kb_pool, "SELECT indexdef LIKE '%hnsw%' FROM pg_indexes WHERE indexname = 'kb_chunks_embedding_hnsw'"
     ) == [(True,)]
-    hits = await search(kb_pool, truncated_embedder, "adrenal washout percentage", k=2)
+    # The relevance floor is calibrated for the configured MiniLM; another model's cosines sit elsewhere.
+    any_relevance = dataclasses.replace(DEFAULT_PARAMS, floor=float("-inf"))
+    hits = (
+        await search(kb_pool, truncated_embedder, "adrenal washout percentage", k=2, params=any_relevance)
+    ).hits
     assert hits[0].source == "adrenal-test"
     with pytest.raises(EmbeddingModelMismatch):
         await search(kb_pool, embedder, "adrenal washout")
 
     assert await reindex(kb_pool, embedder) == len(before[1])  # and back again
-    assert (await search(kb_pool, embedder, "adrenal washout percentage", k=1))[0].source == "adrenal-test"
+    assert (await search(kb_pool, embedder, "adrenal washout percentage", k=1)).hits[
+        0
+    ].source == "adrenal-test"
 
 
 async def test_an_empty_knowledge_base_adopts_the_configured_model(
     kb_pool: Any, embedder: Any, truncated_embedder: Any, guide_dir: Path
 ) -> None:
-    assert await search(kb_pool, truncated_embedder, "anything") == []
+    empty = await search(kb_pool, truncated_embedder, "anything")
+    assert empty.hits == [] and empty.best_score is None and not empty.below_floor
     report = await ingest_paths(kb_pool, truncated_embedder, [guide_dir / "thyroid-test.md"])
     assert report.added == ["thyroid-test"]
     assert await rows(kb_pool, "SELECT model, dimension FROM kb_embedding_model") == [

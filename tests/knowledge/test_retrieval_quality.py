@@ -1,7 +1,8 @@
-"""Retrieval quality on the shipped corpus: recall@5 over the curated question set must be at least 0.9.
+"""Retrieval quality on the shipped corpus, over the question sets of tests/data (question_sets.py).
 
-A question counts as found when one of the top 5 hits comes from the expected source file and has
-the expected section heading in its heading path.
+Every question is searched once, as the tool searches it (reranking and relevance floor included). The
+figures are printed for the whole set and for its tuning and held-out halves; the targets are asserted on
+the whole set. bench/retrieval_quality.py prints the same figures with the reranker comparison.
 """
 
 from __future__ import annotations
@@ -10,19 +11,24 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import yaml
 
 from agent.db import open_pool
-from agent.settings import REPO_ROOT
 from tests.knowledge.kbhelpers import CorpusDatabase
+from tests.knowledge.question_sets import (
+    TARGETS,
+    K,
+    Outcome,
+    figures_by_split,
+    load_questions,
+    misses,
+)
 from tools.knowledge.corpus import CORPUS_DIR, ensure_corpus_loaded
 from tools.knowledge.search import search
+from tools.knowledge.sentences import split_units
 
-QUESTIONS = yaml.safe_load(
-    (REPO_ROOT / "tests" / "data" / "retrieval_questions.yaml").read_text(encoding="utf-8")
-)
-K = 5
-MIN_RECALL = 0.9
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
+
+QUESTIONS = load_questions()
 
 
 @pytest.fixture(scope="module")
@@ -35,33 +41,68 @@ async def corpus_pool(corpus_db: CorpusDatabase) -> AsyncIterator[Any]:
         await pool.close()
 
 
+@pytest.fixture(scope="module")
+async def outcomes(corpus_pool: Any, embedder: Any) -> list[Outcome]:
+    return [Outcome(q, (await search(corpus_pool, embedder, q.question, k=K)).hits) for q in QUESTIONS]
+
+
 def test_every_shipped_file_loads_on_first_start(corpus_db: CorpusDatabase) -> None:
     assert corpus_db.loaded == len(list(CORPUS_DIR.glob("*.md")))
 
 
 def test_question_set_is_well_formed() -> None:
-    assert len(QUESTIONS) >= 40
     slugs = {p.stem for p in CORPUS_DIR.glob("*.md")}
-    for q in QUESTIONS:
-        assert set(q) == {"question", "source", "section"}, q
-        assert q["source"] in slugs, q
+    answerable = [q for q in QUESTIONS if q.answerable]
+    assert len(answerable) >= 180 and len(QUESTIONS) - len(answerable) >= 30
+    assert all(q.source in slugs for q in answerable)
+    assert {q.split for q in QUESTIONS} == {"tune", "held_out"}
 
 
-async def test_recall_at_5(corpus_pool: Any, embedder: Any) -> None:
-    found = 0
-    misses = []
-    for q in QUESTIONS:
-        hits = await search(corpus_pool, embedder, q["question"], k=K)
-        if any(h.source == q["source"] and q["section"] in h.heading_path for h in hits):
-            found += 1
-        else:
-            misses.append(
-                f"  {q['source']} / {q['section']}: {q['question']!r} -> {[(h.source, h.heading_path[-1:]) for h in hits]}"
-            )
-    recall = found / len(QUESTIONS)
-    print(f"\nrecall@{K} = {recall:.3f} ({found}/{len(QUESTIONS)})")  # noqa: T201  (the figure is the point)
-    print("\n".join(misses))  # noqa: T201
-    assert recall >= MIN_RECALL, f"recall@{K} {recall:.3f} < {MIN_RECALL}:\n" + "\n".join(misses)
+def test_figures_reach_the_targets(outcomes: list[Outcome]) -> None:
+    by_split = figures_by_split(outcomes)
+    for name, figures in by_split.items():
+        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+        print(f"\n{name}: {shown}")  # noqa: T201
+    print("\n".join(misses(outcomes)))  # noqa: T201
+    whole = by_split["all"]
+    failed = {name: whole[name] for name, target in TARGETS.items() if whole[name] < target}
+    assert not failed, f"below target {TARGETS}: {failed}\n" + "\n".join(misses(outcomes))
+
+
+def test_the_failures_reported_in_issue_12_are_fixed(outcomes: list[Outcome]) -> None:
+    by_question = {o.question.question: o for o in outcomes}
+    pacemaker = by_question["Patient with an MR-conditional pacemaker, can we scan?"].hits[0]
+    assert (pacemaker.source, pacemaker.heading_path[-1]) == (
+        "mri-implants",
+        "MR-conditional pacemakers and ICDs",
+    )
+
+    premedication = by_question[
+        "How should a patient with a prior moderate reaction to iodinated contrast be premedicated?"
+    ].hits[0]
+    assert (premedication.source, premedication.heading_path[-1]) == (
+        "contrast-reactions",
+        "Elective premedication regimens",
+    )
+    assert "prednisone 50 mg by mouth at 13 hours, 7 hours and 1 hour before contrast" in premedication.quote
+
+    assert by_question["xyzzy quux"].hits == []
+
+
+def test_every_quote_is_a_run_of_whole_sentences_of_its_passage(outcomes: list[Outcome]) -> None:
+    hits = {h.chunk_id: h for o in outcomes for h in o.hits}
+    shortened = 0
+    for hit in hits.values():
+        assert hit.quote in hit.text
+        if hit.quote == hit.text:
+            continue
+        shortened += 1
+        units = split_units(hit.text)
+        start = hit.text.index(hit.quote)
+        assert start in {u.start for u in units}, f"quote starts mid-sentence: {hit.quote!r}"
+        assert start + len(hit.quote) in {u.end for u in units}, f"quote ends mid-sentence: {hit.quote!r}"
+        assert not hit.quote.endswith(":"), f"a lead-in without what it introduces: {hit.quote!r}"
+    assert shortened > 0, "some long passages were reduced to their most relevant sentences"
 
 
 async def test_a_second_start_leaves_the_loaded_corpus_alone(corpus_pool: Any, gateway: Any) -> None:

@@ -23,16 +23,19 @@ from tools.knowledge.chunking import Chunk
 from tools.knowledge.ingest import ingest_paths, write_source
 from tools.knowledge.loaders import LoadedDocument, SourceMeta
 from tools.knowledge.search import (
-    RRF_K,
+    DEFAULT_PARAMS,
     SearchParams,
     UnknownFilterValue,
     hybrid_search,
     matching_rows,
     search,
     search_statement,
+    statement_arguments,
 )
-from tools.knowledge.terms import keyword_tsquery, query_lexemes
+from tools.knowledge.terms import query_terms, tsquery_text
 from tools.registry import REGISTRY, ToolContext, ToolInputError
+
+pytestmark = [pytest.mark.postgres, pytest.mark.minilm]  # the real database and MiniLM
 
 DIM = 384
 
@@ -115,6 +118,7 @@ async def forced_hnsw_search(conn: Any, query: np.ndarray, params: SearchParams,
 THROUGH_THE_INDEX = SearchParams(exact_filter_rows=0)  # never switch to an exact scan of the filtered rows
 
 
+@pytest.mark.postgres
 async def test_selective_filter_still_returns_k_through_the_hnsw_index(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -128,6 +132,7 @@ async def test_selective_filter_still_returns_k_through_the_hnsw_index(synthetic
         assert await forced_hnsw_search(conn, query, without, system="beta") == []
 
 
+@pytest.mark.postgres
 async def test_a_selective_filter_is_searched_exactly(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -138,11 +143,11 @@ async def test_a_selective_filter_is_searched_exactly(synthetic: Any) -> None:
             sql.SQL("EXPLAIN ") + search_statement({"system": "beta"}, exact=True),
             {
                 "vector": HalfVector(query),
-                "tsquery": None,
                 "candidates": 30,
                 "rrf_k": 60,
                 "k": 5,
                 "system": "beta",
+                **statement_arguments(await query_terms(conn, ""), [], DEFAULT_PARAMS),
             },
         )
         assert "kb_chunks_embedding_hnsw" not in " ".join(r[0] for r in await plan.fetchall())
@@ -153,6 +158,7 @@ async def test_a_selective_filter_is_searched_exactly(synthetic: Any) -> None:
         assert [h.chunk_id for h in exact] == [h.chunk_id for h in indexed]
 
 
+@pytest.mark.postgres
 async def test_filters_with_the_planners_own_choice(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -171,6 +177,7 @@ async def test_filters_with_the_planners_own_choice(synthetic: Any) -> None:
         )
 
 
+@pytest.mark.postgres
 async def test_unfiltered_hits_are_the_nearest_and_fused(synthetic: Any) -> None:
     pool, query = synthetic
     async with pool.connection() as conn:
@@ -190,14 +197,16 @@ async def test_unfiltered_hits_are_the_nearest_and_fused(synthetic: Any) -> None
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+@pytest.mark.postgres
 async def test_words_in_every_chunk_are_left_out_of_the_full_text_query(synthetic: Any) -> None:
     pool, _ = synthetic
     async with pool.connection() as conn:
-        lexemes = await query_lexemes(conn, "Quokka in the upper lobe?")
-        assert sorted(lexemes) == ["lobe", "quokka", "upper"]
-        # 'lobe' and 'upper' occur in all 3,000 chunks: over a 2,000-row budget, kept under a 10,000 one
-        assert await keyword_tsquery(conn, lexemes, 2_000) == "'quokka'"
-        assert await keyword_tsquery(conn, lexemes, 10_000) == "'quokka' | 'lobe' | 'upper'"
+        terms = await query_terms(conn, "Quokka in the upper lobe?")
+    assert terms.lexemes == ("lobe", "quokka", "upper")
+    assert terms.chunks_with == {"lobe": 2990, "quokka": 1, "upper": 2990}, "exact counts kept at ingestion"
+    # 'lobe' and 'upper' occur in 2,990 of 3,000 chunks: over a 2,000-row budget, kept under a 10,000 one
+    assert tsquery_text(terms.matching(2_000)) == "'quokka'"
+    assert tsquery_text(terms.matching(10_000)) == "'quokka' | 'lobe' | 'upper'"
 
 
 # -- fusion and citations with the real model ---------------------------------------------------------------
@@ -257,31 +266,41 @@ async def guides(kb_pool: Any, embedder: Any, tmp_path: Path) -> Any:
     return kb_pool
 
 
-def expected_rrf(hit: Any) -> float:
-    return sum(1.0 / (RRF_K + r) for r in (hit.semantic_rank, hit.keyword_rank) if r is not None)
-
-
 async def test_fusion_combines_both_lists(guides: Any, embedder: Any) -> None:
-    exact_code = await search(guides, embedder, "ZX-417", k=3)
+    exact_code = (await search(guides, embedder, "ZX-417", k=3)).hits
     assert exact_code[0].section.endswith("Contrast media")
     assert exact_code[0].keyword_rank == 1, "an exact code is found by full-text search"
+    assert exact_code[0].keyword_score is not None and exact_code[0].keyword_score > 0, "its BM25 score"
+    assert all(h.score >= DEFAULT_PARAMS.floor for h in exact_code), "only passages above the floor"
 
-    paraphrase = await search(
-        guides, embedder, "is repeat imaging required for a minute pulmonary lesion in a non-smoker", k=3
-    )
+    # Every word of this paraphrase is missing from the five-passage test library, which the relevance
+    # penalises (calibrated on the shipped corpus, where that is rare): the floor is left out here.
+    no_floor = dataclasses.replace(DEFAULT_PARAMS, floor=float("-inf"))
+    paraphrase = (
+        await search(
+            guides,
+            embedder,
+            "is repeat imaging required for a minute pulmonary lesion in a non-smoker",
+            k=3,
+            params=no_floor,
+        )
+    ).hits
     assert paraphrase[0].section.endswith("Small lung spots")
     assert paraphrase[0].semantic_rank == 1
     assert paraphrase[0].keyword_rank is None, (
         "no query word (after stemming) occurs in any passage or heading"
     )
 
-    for hit in exact_code + paraphrase:
-        assert hit.score == pytest.approx(expected_rrf(hit))
-        assert hit.semantic_similarity is not None and -1.0 <= hit.semantic_similarity <= 1.0
+    for hits in (exact_code, paraphrase):
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        for hit in hits:
+            assert hit.semantic_similarity is not None and -1.0 <= hit.semantic_similarity <= 1.0
 
 
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_hits_carry_complete_citations(guides: Any, embedder: Any) -> None:
-    [hit] = await search(guides, embedder, "simple renal cyst follow-up", k=1)
+    [hit] = (await search(guides, embedder, "simple renal cyst follow-up", k=1)).hits
     assert (hit.source, hit.title, hit.society, hit.year) == (
         "abdomen-guide",
         "Test abdomen guide",
@@ -294,11 +313,11 @@ async def test_hits_carry_complete_citations(guides: Any, embedder: Any) -> None
     assert hit.text.startswith("A simple renal cyst")
     assert hit.citation == "Other Society (2019), Test abdomen guide, section 'Renal cysts'"
 
-    [hit] = await search(guides, embedder, "washout percentage adrenal adenoma", k=1)
+    [hit] = (await search(guides, embedder, "washout percentage adrenal adenoma", k=1)).hits
     assert (hit.source, hit.page, hit.heading_path) == ("adrenal-handout", 2, [])
     assert hit.citation == "adrenal-handout, p. 2"
 
-    [hit] = await search(guides, embedder, "bronchial wall thickening", k=1)
+    [hit] = (await search(guides, embedder, "bronchial wall thickening", k=1)).hits
     assert hit.citation == (
         "Test Society (2021), Test chest guide, section 'Airways', https://example.org/chest"
     )
@@ -307,15 +326,20 @@ async def test_hits_carry_complete_citations(guides: Any, embedder: Any) -> None
         assert (await cur.fetchone())[0] == hit.text
 
 
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_filters_are_case_insensitive_and_unknown_values_listed(guides: Any, embedder: Any) -> None:
-    hits = await search(guides, embedder, "cyst", k=5, modality="mr")
-    assert {h.source for h in hits} == {"abdomen-guide"}
-    assert await search(guides, embedder, "cyst", k=5, system="BOSNIAK", body_region=" Abdomen ") == hits
+    hits = (await search(guides, embedder, "renal cyst", k=5, modality="mr")).hits
+    assert hits and {h.source for h in hits} == {"abdomen-guide"}
+    same = await search(guides, embedder, "renal cyst", k=5, system="BOSNIAK", body_region=" Abdomen ")
+    assert same.hits == hits
     with pytest.raises(UnknownFilterValue, match=r"system: .*'lirads'.*known values: bosniak, fleischner"):
         await search(guides, embedder, "cyst", system="lirads")
 
 
 # -- the tool -----------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.minilm
 async def test_tool_returns_cited_hits_and_caches_its_embedder(guides: Any, gateway: Any) -> None:
     import tools.guideline_search  # noqa: F401  (registers the tool)
 
@@ -323,8 +347,14 @@ async def test_tool_returns_cited_hits_and_caches_its_embedder(guides: Any, gate
     assert tool.kind == "retrieval"
     ctx = ToolContext(pool=guides, gateway=gateway)
     out = await tool.arun({"query": "simple renal cyst", "k": 2}, ctx)
-    assert out.query == "simple renal cyst" and len(out.hits) == 2
-    assert out.hits[0].source == "abdomen-guide"
+    assert out.query == "simple renal cyst" and not out.below_floor and out.note is None
+    assert [h.source for h in out.hits] == ["abdomen-guide"], "the other passages do not clear the floor"
+    assert out.best_score == out.hits[0].score and out.floor == DEFAULT_PARAMS.floor
+
+    nonsense = await tool.arun({"query": "xyzzy quux"}, ctx)
+    assert nonsense.hits == [] and nonsense.below_floor
+    assert nonsense.best_score is not None and nonsense.best_score < nonsense.floor
+    assert nonsense.note is not None and "does not cover this question" in nonsense.note
     cached = ctx.cache["knowledge.embedder"]
     await tool.arun({"query": "renal cyst", "system": "bosniak"}, ctx)
     assert ctx.cache["knowledge.embedder"] is cached

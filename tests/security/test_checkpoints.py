@@ -21,9 +21,9 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph import END, START, StateGraph
 
 from agent.db import open_checkpoint_pool
-from agent.errors import RadassistError
 from agent.security.checkpoints import KEY_FILE, EncryptedPostgresSaver, checkpoint_key, encrypted_serde
 from agent.settings import Settings
+from common.errors import RadassistError
 
 pytestmark = pytest.mark.postgres
 SECRET = "CANARY-Okonkwo-48213907"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import RadassistError
 from agent.security.origins import origin_of, public_address
 from agent.settings import Settings
 from agent.ui.page import Page, inline_script_hashes, local_page
+from common.errors import RadassistError
 
 
 def test_unset_public_url_allows_the_local_address_under_its_loopback_names() -> None:

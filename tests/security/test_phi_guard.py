@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.errors import RadassistError
 from agent.gateway import Gateway, PhiWithheld, load_models_config, record_egress
 from agent.gateway.phi import PATTERNS, redact, scan
 from agent.settings import REPO_ROOT
+from common.errors import RadassistError
 from tests.security.phi_prompts import clinical_questions, phi_prompts
 from tests.security.stub_model import StubModel, models_yaml
 
@@ -160,6 +160,7 @@ def _leaks(canaries: list[str], text: str) -> list[str]:
     return [c for c in canaries if c in text]
 
 
+@pytest.mark.model_server
 async def test_200_prompts_with_identifiers_never_reach_the_remote_model_or_a_log(
     stubs: tuple[StubModel, StubModel, Path],
     caplog: pytest.LogCaptureFixture,
@@ -186,6 +187,7 @@ async def test_200_prompts_with_identifiers_never_reach_the_remote_model_or_a_lo
     assert _leaks(canaries, logs) == []
 
 
+@pytest.mark.model_server
 async def test_text_without_identifiers_still_reaches_the_remote_model(
     stubs: tuple[StubModel, StubModel, Path],
 ) -> None:

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from agent.db import open_pool
-from agent.errors import RadassistError
 from agent.settings import Settings
 from agent.ui import auth
 from agent.ui.auth import (
@@ -25,6 +24,7 @@ from agent.ui.auth import (
     list_users,
     verify_password,
 )
+from common.errors import RadassistError
 
 PASSWORD = "grey-lung-window-42"
 

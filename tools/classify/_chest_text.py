@@ -325,11 +325,13 @@ def read_sizes(text: str) -> Sizes:
             from_to = _FROM_TO.search(text[max(0, m.start - 40) : m.start])
             if from_to:
                 unit = 10.0 if re.search(r"cm", m.text, re.IGNORECASE) else 1.0
-                prior = Measurement(
+                earlier = Measurement(
                     (round(float(from_to.group(1)) * unit, 3),), m.start, m.start, from_to.group(0)
                 )
-                solid = _SOLID_IN_CLAUSE.search(_clause_before(text, m.start - len(from_to.group(0))))
-                by_role.setdefault("prior_solid" if solid else "prior", []).append(prior)
+                in_solid_clause = _SOLID_IN_CLAUSE.search(
+                    _clause_before(text, m.start - len(from_to.group(0)))
+                )
+                by_role.setdefault("prior_solid" if in_solid_clause else "prior", []).append(earlier)
     current, ambiguous = _pick(by_role.get("current", []), text)
     if current is None and by_role.get("vague"):
         ambiguous = True

@@ -381,6 +381,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Adrenal incidentaloma",
+    example="Incidental 1.5 cm adrenal nodule measuring 8 HU on unenhanced CT: next step?",
 )
 def classify(inp: AdrenalInput) -> ClassificationResult:
     """Walk the white paper's flowchart: scope, size < 1 cm, benign features, stability, size and history."""

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_term, is_negated
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "ACR BI-RADS Atlas 5th edition (2013)"
 CITATION = (
@@ -137,6 +137,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\bmammo\b",
     r"\btomosynthesis\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\bbi-?rads\s*(?:category\s*)?(4[ABC]|[0-6])\b")
 
 
 class BiRadsInput(BaseModel):
@@ -265,7 +268,7 @@ def _read_one_of(text: str, patterns: dict[str, tuple[str, ...]]) -> dict[str, s
 
 
 def _read_likelihood(text: str) -> tuple[float | None, str | None]:
-    values = {}
+    values: dict[float, str] = {}
     for pattern in _LIKELIHOOD_PATTERNS:
         for m in pattern.finditer(text):
             values.setdefault(float(m.group("pct")), m.group(0).strip())
@@ -333,12 +336,15 @@ def _mark_undetermined(found: Extraction, *, modality_conflict: bool, exam_confl
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="BI-RADS",
+    example="BI-RADS 4B on diagnostic mammography: what management and likelihood of malignancy?",
+    categories=CATEGORIES,
 )
 def classify(inp: BiRadsInput) -> ClassificationResult:
     """Look up the atlas row for the assessment (or the likelihood's range) and apply the usage rules."""
     rationale: list[str] = []
     caveats: list[str] = []
-    category = inp.assessment
+    category: str | None = inp.assessment
     if category is not None:
         rationale.append(f"Assessment given by the radiologist: BI-RADS {category}.")
     elif inp.malignancy_likelihood_pct is not None:

@@ -36,7 +36,7 @@ from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated, word_number
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "Bosniak classification v2019"
 CITATION = (
@@ -63,6 +63,16 @@ TRIGGERS: tuple[str, ...] = (
     r"\b(?:renal|kidney)\s+(?:mass|lesion)\b.*\b(?:septa|septum|septation)",
 )
 
+
+def _bosniak_class(written: str) -> str:
+    """Arabic numerals and 'II-F' are common ways to write the classes; the tool writes roman 'IIF'."""
+    return {"1": "I", "2": "II", "2F": "IIF", "II-F": "IIF", "3": "III", "4": "IV"}.get(written, written)
+
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(
+    r"\bbosniak\s*(?:class\s*|category\s*)?(II-?F|IV|III|II|I|2F|[1-4])\b", _bosniak_class
+)
 # Issue 11, unstated descriptors (tools.classify.conditional): read as absent only when a stated descriptor
 # implies it. A "simple(-appearing)" cyst is, by the class I definition (Silverman 2019), homogeneous fluid
 # with a thin smooth wall and no septa, calcification or nodule; "smooth" or "thin-walled" states that the
@@ -103,7 +113,7 @@ def _thickness(mm: float) -> str:
     return "thin" if whole <= 2 else "minimally_thickened" if whole == 3 else "thick"
 
 
-def _amount(count: int) -> str:
+def _amount(count: float) -> str:
     """Bosniak 2019: few septa = 1-3, many = >=4."""
     return "none" if count == 0 else "few" if count <= 3 else "many"
 
@@ -963,6 +973,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Bosniak",
+    example="Cystic renal mass on CT with a 3 mm smooth enhancing septum: Bosniak class?",
+    categories=CATEGORIES,
     # the same feature as a word or as a number: a follow-up giving one replaces the other
     exclusive_groups=(
         ("wall_thickness", "wall_thickness_mm"),

@@ -198,7 +198,8 @@ def _safe_absent(tool: Tool, leaves: list[_Leaf], rule: ReadAsAbsent) -> bool:
     order = severity(tool)
     if not order:
         return False
-    absent, present = [], []
+    absent: list[tuple[dict[str, Any], int]] = []
+    present: list[tuple[dict[str, Any], int]] = []
     for leaf in leaves:
         if rule.field not in leaf.assumed or leaf.result is None:
             continue

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.text import find_measurements, find_negated_term, find_term, is_negated, traceable_number
 from tools.registry import REGISTRY, Tool, ToolRegistry, describe_validation_error
@@ -34,6 +34,7 @@ from tools.registry import REGISTRY, Tool, ToolRegistry, describe_validation_err
 log = logging.getLogger(__name__)
 
 AskModel = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Extract = Callable[[Tool, str], Extraction]
 
 NAME_BONUS = 3.0  # the system named outright ("BI-RADS 4A", "Lung-RADS") outweighs any trigger words
 NEGATED_WEIGHT = 0.5  # "no thyroid nodule" still says the text is about the thyroid, but less
@@ -123,7 +124,7 @@ def _classification_tools(registry: ToolRegistry | None) -> list[Tool]:
     return (REGISTRY if registry is None else registry).of_kind("classification")
 
 
-def _candidates(text: str, registry: ToolRegistry | None) -> list[_Candidate]:
+def _candidates(text: str, registry: ToolRegistry | None, extract: Extract | None = None) -> list[_Candidate]:
     tools = _classification_tools(registry)
     spans = {t.name: _trigger_spans(text, t) for t in tools}
     candidates = []
@@ -137,7 +138,7 @@ def _candidates(text: str, registry: ToolRegistry | None) -> list[_Candidate]:
             score += NAME_BONUS
         if score <= 0:
             continue
-        extraction = _run_extractor(t, text)
+        extraction = _run_extractor(t, text, extract)
         if extraction is not None:
             score += min(INPUT_CAP, INPUT_WEIGHT * len(extraction.inputs))
         candidates.append(_Candidate(t, score, named, extraction))
@@ -146,11 +147,11 @@ def _candidates(text: str, registry: ToolRegistry | None) -> list[_Candidate]:
     return candidates
 
 
-def _run_extractor(t: Tool, text: str) -> Extraction | None:
+def _run_extractor(t: Tool, text: str, extract: Extract | None = None) -> Extraction | None:
     if t.extractor is None:
         return None
     try:
-        return t.extractor(text)
+        return extract(t, text) if extract is not None else t.extractor(text)
     except Exception as exc:  # a broken plugin extractor must not break routing; never log the text
         log.warning("extractor of %s failed: %s", t.name, type(exc).__name__)
         return None
@@ -183,9 +184,15 @@ def _best(candidates: list[_Candidate]) -> _Candidate | None:
     return candidates[0]
 
 
-def infer_system(text: str, *, registry: ToolRegistry | None = None) -> str | None:
-    """Return the classification system the findings belong to, or None when none (or several equally) fit."""
-    best = _best(_candidates(text, registry))
+def infer_system(
+    text: str, *, registry: ToolRegistry | None = None, extract: Extract | None = None
+) -> str | None:
+    """Return the classification system the findings belong to, or None when none (or several equally) fit.
+
+    `extract(tool, text)` replaces calling each candidate's extractor directly, so a caller that reads
+    the same text again (the agent) can run each extractor once.
+    """
+    best = _best(_candidates(text, registry, extract))
     return best.tool.name if best else None
 
 
@@ -257,7 +264,7 @@ def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     key = (model, name)
     if key not in _ADAPTERS:
         info = model.model_fields[name]
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         _ADAPTERS[key] = TypeAdapter(annotation)
     return _ADAPTERS[key]
 
@@ -322,9 +329,9 @@ def _trace_number(name: str, value: float, text: str) -> tuple[bool, str]:
     if not traceable_number(abs(value), text):
         return False, f"{value:g} does not appear in the text"
     if name.endswith("_mm"):  # a size must be a measurement with a unit (cm converted to mm)
-        for m in find_measurements(text):
-            if any(abs(d - value) < 1e-6 for d in m.dims_mm):
-                return True, m.text.strip()
+        for measurement in find_measurements(text):
+            if any(abs(d - value) < 1e-6 for d in measurement.dims_mm):
+                return True, measurement.text.strip()
         return False, f"{value:g} appears in the text but not as a size with a unit"
     for m in _SIGNED_NUMBER.finditer(text):
         number = float(m.group(2)) * (-1 if m.group(1) else 1)

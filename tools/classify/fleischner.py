@@ -429,6 +429,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Fleischner",
+    example="6 mm solid nodule, smoker, what follow-up?",
     exclusive_groups=(("diameter_mm", "long_axis_mm", "short_axis_mm"),),  # one size, given either way
 )
 def classify(inp: FleischnerInput) -> ClassificationResult:

@@ -231,6 +231,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Gallbladder polyp",
+    example="8 mm pedunculated gallbladder polyp with a thin stalk on ultrasound: follow-up?",
 )
 def classify(inp: GallbladderPolypInput) -> ClassificationResult:
     """Exclusions first, then the risk category by morphology, then the size band's management."""

@@ -32,7 +32,7 @@ from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import Measurement, find_measurements, is_negated
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "ACR LI-RADS v2018 (CT/MRI)"
 CITATION = (
@@ -92,6 +92,18 @@ TRIGGERS: tuple[str, ...] = (
     r"\bHCC\b",
     r"\bAPHE\b",
     r"\barterial[- ]phase hyperenhancement\b",
+)
+
+
+def _li_rads_category(written: str) -> str:
+    """'LR5', 'LR-5' and 'LI-RADS 5' are the same category; the tool writes 'LR-5'."""
+    return written if written.startswith("LR-") else f"LR-{written.removeprefix('LR')}"
+
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(
+    r"\b(LR-?(?:TIV|NC|M|[1-5]))\b|\bli-?rads\s*(?:v?2018\s*)?(?:category\s*)?(TIV|NC|M|[1-5])\b",
+    _li_rads_category,
 )
 
 
@@ -544,7 +556,7 @@ _TIV = (
     r"\bTIV\b",
     r"\benhancing\s+soft\s+tissue\s+(?:with)?in\s+the\s+(?:[\w-]+\s+){0,2}veins?\b",
 )
-_TARGETOID = {
+_TARGETOID: dict[str, tuple[str, ...]] = {
     "delayed_central_enhancement": (r"\bdelayed\s+central\s+enhancement\b",),
     "targetoid_restriction": (r"\btargetoid\s+(?:diffusion\s+)?restriction\b",),
     "targetoid_tp_hbp": (
@@ -724,6 +736,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="LI-RADS",
+    example="Cirrhosis, 25 mm observation with nonrim APHE, nonperipheral washout and enhancing capsule: LI-RADS?",
+    categories=CATEGORIES,
     # threshold growth stated, or computed from the prior size and interval: a follow-up replaces both
     exclusive_groups=(("threshold_growth", "prior_size_mm", "interval_months"),),
 )

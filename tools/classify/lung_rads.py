@@ -32,7 +32,7 @@ from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import Measurement, find_term
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 NAME = "lung_rads"
 GUIDELINE = "ACR Lung-RADS v2022"
@@ -54,6 +54,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\blung[- ]cancer\s+screening\b",
     r"\bscreening\s+(?:chest\s+)?CT\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\blung-?rads\s*(?:v?2022\s*)?(?:category\s*|cat\.?\s*)?(4[ABX]|[0-4])\b")
 
 Finding = Literal["nodule", "airway_nodule", "atypical_cyst", "no_nodules"]
 NoduleType = Literal["solid", "part-solid", "ground-glass"]
@@ -528,6 +531,7 @@ def _part_solid(values: Mapping[str, Any], total: Decimal, status: str | None, l
             "total; a growing part-solid nodule < 6 mm has no row",
             lines=lines,
         )
+    category: str | None
     if status in ("new", "growing"):
         if solid is None:
             return Outcome(missing=["solid_component_mm"], lines=lines)
@@ -609,6 +613,7 @@ def _cyst(values: Mapping[str, Any]) -> Outcome:
         return Outcome(missing=missing)
     if change == "stable":
         return _stepped(values, [])
+    assert cyst_type is not None and change is not None  # both checked as missing above
     category, row = CYST_TABLE[cyst_type, change]
     return Outcome(category, f"atypical cyst: {row}")
 
@@ -703,6 +708,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Lung-RADS",
+    example="Baseline screening LDCT: 7 mm solid nodule. Lung-RADS?",
+    categories=CATEGORIES,
     exclusive_groups=(("mean_diameter_mm", "long_axis_mm", "short_axis_mm"),),  # one size, given either way
 )
 def classify(inp: LungRadsInput) -> ClassificationResult:
@@ -915,12 +923,12 @@ def _read_extras(text: str, found: Found) -> None:
         _read_cyst(text, found)
 
 
-_CYST_TYPE = (
+_CYST_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("multilocular", (r"\bmulti-?locul\w+",)),
     ("thick_walled", (r"\bthick[- ]walled\b",)),
     ("thin_walled", (r"\bthin[- ]walled\b",)),
 )
-_CYST_CHANGE = (
+_CYST_CHANGE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("became_multilocular", (r"\b(?:became|become|becoming|now|newly)\s+multi-?locul\w+",)),
     (
         "increased_loculation_or_opacity",

@@ -191,7 +191,7 @@ def post_negated(text: str, end: int, window: int = 40) -> bool:
     stop = _CLAUSE_END.search(after)
     scope = after[: stop.start()] if stop else after
     m = _POST.search(scope)
-    return bool(m) and not _POST_SCOPE_BREAK.search(scope, 0, m.start())
+    return m is not None and not _POST_SCOPE_BREAK.search(scope, 0, m.start())
 
 
 def is_negated_span(text: str, start: int, end: int) -> bool:

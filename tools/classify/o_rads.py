@@ -30,7 +30,7 @@ from tools.classify._extract import Reading
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated, word_number
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "O-RADS US v2022"
 CITATION = (
@@ -74,6 +74,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\bdermoid\b",
     r"\bhydrosalpinx\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\bo-?rads\s*(?:us\s*)?(?:category\s*|score\s*)?([0-5])\b")
 
 _CYSTS = ("unilocular_cyst", "bilocular_cyst", "multilocular_cyst")
 _CLASSIC_SIZED = ("hemorrhagic_cyst", "dermoid", "endometrioma")
@@ -244,7 +247,9 @@ def o_rads_2_management(values: dict[str, Any]) -> str | None:
         return None
     if len(set(both.values())) == 1:
         return both["premenopausal"]
-    return "; ".join(f"{s.capitalize()}: {m[0].lower()}{m[1:].rstrip('.')}" for s, m in both.items()) + "."
+    return (
+        "; ".join(f"{s.capitalize()}: {m[0].lower()}{m[1:].rstrip('.')}" for s, m in both.items() if m) + "."
+    )
 
 
 def _sized(d_mm: float, below: str, at_or_above: str, what: str) -> _Outcome:
@@ -644,6 +649,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="O-RADS",
+    example="Premenopausal woman, 6 cm simple ovarian cyst on ultrasound: O-RADS?",
+    categories=CATEGORIES,
 )
 def classify(inp: ORadsInput) -> ClassificationResult:
     """Apply the O-RADS US v2022 risk stratification table (see the module docstring)."""

@@ -199,6 +199,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Pancreatic cyst",
+    example="Incidental 1.2 cm pancreatic cyst on CT, no high-risk stigmata or worrisome features: follow-up?",
 )
 def classify(inp: PancreaticCystInput) -> ClassificationResult:
     """Features first (they leave surveillance), then the size branch."""

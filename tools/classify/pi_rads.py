@@ -25,7 +25,7 @@ from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_measurements, is_negated
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "PI-RADS v2.1"
 CITATION = (
@@ -53,6 +53,9 @@ TRIGGERS: tuple[str, ...] = (
     r"\bperipheral\s+zone\b",
     r"\btransition(?:al)?\s+zone\b",
 )
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(r"\bpi-?rads\s*(?:v?2\.1\s*)?(?:category\s*|score\s*|assessment\s*)?([1-5])\b")
 
 
 _Score = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=5)]
@@ -116,6 +119,7 @@ _MANAGEMENT = {
 
 def _peripheral(inp: PiRadsInput) -> tuple[str, list[str]]:
     dwi = inp.dwi_score
+    assert dwi is not None, "_missing() asks for the DWI score first"
     if dwi not in _PZ_DCE_UPGRADE:
         return _PZ[dwi], [f"Peripheral zone, DWI dominant: DWI {dwi} -> {_PZ[dwi]}"]
     if inp.dce == "positive":
@@ -130,9 +134,11 @@ def _peripheral(inp: PiRadsInput) -> tuple[str, list[str]]:
 
 def _transition(inp: PiRadsInput) -> tuple[str, list[str]]:
     t2w, dwi = inp.t2w_score, inp.dwi_score
+    assert t2w is not None, "_missing() asks for the T2W score first"
     line = f"Transition zone, T2W dominant: T2W {t2w}"
     if t2w in _TZ_DWI_UPGRADE:
         threshold, upgraded = _TZ_DWI_UPGRADE[t2w]
+        assert dwi is not None, "_missing() asks for the DWI score when it can upgrade T2W"
         if dwi >= threshold:
             return upgraded, [f"{line} with DWI {dwi} (>={threshold}) -> {upgraded}"]
         return _TZ[t2w], [f"{line} with DWI {dwi} (<{threshold}, no upgrade) -> {_TZ[t2w]}"]
@@ -326,7 +332,7 @@ def _derive_dwi(r: Reading) -> None:
     if not (adc and high_b) or wedge or (size is None and epe is not True):
         r.unsettled.add("dwi_score")
         return
-    score = 5 if epe is True or size >= 15 else 4
+    score = 5 if epe is True or (size is not None and size >= 15) else 4
     r.inputs["dwi_score"] = score
     start, end = min(adc[0].start(), high_b[0].start()), max(adc[0].end(), high_b[0].end())
     r.evidence["dwi_score"] = snippet(r.text, start, end) + (f"; {size:g} mm" if size is not None else "")
@@ -357,6 +363,9 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="PI-RADS",
+    example="Peripheral zone lesion, DWI score 3, DCE positive: PI-RADS category?",
+    categories=CATEGORIES,
 )
 def classify(inp: PiRadsInput) -> ClassificationResult:
     """Apply the v2.1 zone rules to the sequence scores (see the module docstring)."""

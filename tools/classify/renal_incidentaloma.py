@@ -192,6 +192,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Renal incidentaloma",
+    example="Incidental homogeneous renal mass measuring 75 HU on unenhanced CT: what is it?",
 )
 def classify(inp: RenalInput) -> ClassificationResult:
     """Apply the white paper's attenuation rules in order: fat, cystic hand-off, enhancement, unenhanced HU."""

@@ -701,6 +701,7 @@ def read_report(text: str, *, registry: ToolRegistry | None = None) -> ReportRea
             )
             continue
         why = _negated(text, unit)
+        system: str | None
         if why is None and unit.system is not None:
             system = unit.system
         elif why is None:
@@ -749,8 +750,9 @@ def _context_text(text: str, layout: _Layout) -> str:
             if not find_measurements(piece):
                 pieces.append(piece.strip())
     context = " ".join(dict.fromkeys(p for p in pieces if p))
-    for m in reversed(find_measurements(context)):
-        context = context[: m.start] + " " * (m.end - m.start) + context[m.end :]
+    for measurement in reversed(find_measurements(context)):
+        start, end = measurement.start, measurement.end
+        context = context[:start] + " " * (end - start) + context[end:]
     return context
 
 

@@ -219,6 +219,8 @@ def extract(text: str) -> Extraction:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="Incidental thyroid nodule",
+    example="Incidental 1.6 cm thyroid nodule on chest CT in a 50-year-old, no suspicious features: ultrasound?",
 )
 def classify(inp: ThyroidIncidentalInput) -> ClassificationResult:
     """Walk Figure 1 of the white paper in its order: scope, suspicious features, life expectancy, age and size."""

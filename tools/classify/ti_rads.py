@@ -29,7 +29,7 @@ from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
 from tools.classify.text import find_negated_term, find_term
-from tools.registry import tool
+from tools.registry import CategorySpelling, tool
 
 NAME = "ti_rads"
 GUIDELINE = "ACR TI-RADS 2017"
@@ -50,6 +50,18 @@ TRIGGERS: tuple[str, ...] = (
     r"\bspongiform\b",
     r"\btaller[- ]than[- ]wide\b",
     r"\bextrathyroidal\b",
+)
+
+
+def _ti_rads_level(written: str) -> str:
+    """'5' and 'TR5' are the same level; the tool writes 'TR5'."""
+    return written if written.startswith("TR") else f"TR{written}"
+
+
+# How prose writes the categories, read by verification to check a model's category claims.
+CATEGORIES = CategorySpelling(
+    r"\b(?:ti-?rads\s*(?:category\s*|level\s*)?)?(TR\s?[1-5])\b|\bti-?rads\s*(?:category\s*|level\s*)?([1-5])\b",
+    _ti_rads_level,
 )
 
 Composition = Literal["cystic", "spongiform", "mixed_cystic_solid", "solid", "cannot_determine"]
@@ -302,6 +314,9 @@ def _size_matters(values: Mapping[str, Any], missing: list[str]) -> bool:
     kind="classification",
     extractor=extract,
     triggers=TRIGGERS,
+    title="TI-RADS",
+    example="TI-RADS for a 1.2 cm solid hypoechoic thyroid nodule with punctate echogenic foci?",
+    categories=CATEGORIES,
 )
 def classify(inp: TiRadsInput) -> ClassificationResult:
     """Return the TI-RADS level, the points per feature and the size-based recommendation."""
@@ -316,7 +331,8 @@ def classify(inp: TiRadsInput) -> ClassificationResult:
     rationale: list[str] = []
     caveats: list[str] = []
     if inp.composition == "spongiform":
-        low, unknown = POINTS["composition"]["spongiform"], []
+        low = POINTS["composition"]["spongiform"]
+        unknown: list[str] = []
         known = {"composition": low}
         rationale.append(f"Spongiform: no points are added for the other features (total {low}).")
     else:

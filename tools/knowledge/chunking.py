@@ -54,12 +54,25 @@ def embedding_text(heading_path: Iterable[str], text: str) -> str:
     return f"{heading}\n{text}" if heading else text
 
 
+# Sections that list the publications a document draws on. A reference list matches many query words
+# (titles, society names, years) yet never answers a question, so it is not made retrievable; the
+# source's citation comes from its metadata instead.
+REFERENCE_HEADINGS = frozenset({"references", "bibliography", "source publications", "sources", "literature"})
+
+
+def is_reference_list(section: Section) -> bool:
+    return bool(section.heading_path) and section.heading_path[-1].strip().casefold() in REFERENCE_HEADINGS
+
+
 def chunk_sections(
     sections: Iterable[Section], *, max_tokens: int = MAX_TOKENS, overlap_tokens: int = OVERLAP_TOKENS
 ) -> list[Chunk]:
-    """Split sections into chunks whose embedding text fits `max_tokens`, numbered from 0."""
+    """Split sections into chunks whose embedding text fits `max_tokens`, numbered from 0; reference
+    lists are left out."""
     chunks: list[Chunk] = []
     for section in sections:
+        if is_reference_list(section):
+            continue
         budget = max(_MIN_BODY_TOKENS, max_tokens - estimate_tokens(" > ".join(section.heading_path)) - 1)
         for text in _pack(_units(section.text, budget), budget, overlap_tokens):
             chunks.append(Chunk(len(chunks), section.heading_path, section.page, text))
@@ -77,10 +90,11 @@ def _units(text: str, budget: int) -> list[_Unit]:
     """Break a section into the pieces chunks are packed from, none larger than the budget."""
     units: list[_Unit] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
-        if not lines:
+        raw = [line for line in paragraph.split("\n") if line.strip()]
+        if not raw:
             continue
-        is_list = sum(bool(_LIST_ITEM.match(line)) for line in lines) > len(lines) // 2
+        is_list = bool(_LIST_ITEM.match(raw[0]))  # later lines without a marker continue an item
+        lines = _list_items(raw) if is_list else [line.strip() for line in raw]
         first = True
         for piece, joiner in _split(lines, is_list, budget):
             units.append(_Unit(piece, estimate_tokens(piece), "\n\n" if first else joiner))
@@ -88,16 +102,28 @@ def _units(text: str, budget: int) -> list[_Unit]:
     return units
 
 
+def _list_items(lines: list[str]) -> list[str]:
+    """One line per list item: a line without a marker (a wrapped line) is joined to the item it continues."""
+    items: list[str] = []
+    for line in lines:
+        if _LIST_ITEM.match(line) or not items:
+            items.append(line.strip())
+        else:
+            items[-1] += " " + line.strip()
+    return items
+
+
 def _split(lines: list[str], is_list: bool, budget: int) -> list[tuple[str, str]]:
-    """A paragraph as one piece if it fits, else its list items or its sentences (soft wraps undone)."""
-    paragraph = "\n".join(lines) if is_list else " ".join(lines)
-    if estimate_tokens(paragraph) <= budget:
-        return [(paragraph, "\n\n")]
+    """A list as its items (packing keeps them together when they fit, and lets a lead-in join the first);
+    a prose paragraph as one piece if it fits, else its sentences (soft wraps undone)."""
     if is_list:
         pieces = []
         for line in lines:
             pieces.extend(_split_sentences(line, budget, "\n"))
         return pieces
+    paragraph = " ".join(lines)
+    if estimate_tokens(paragraph) <= budget:
+        return [(paragraph, "\n\n")]
     return _split_sentences(paragraph, budget, " ")
 
 
@@ -132,25 +158,36 @@ def _split_words(text: str, budget: int) -> list[str]:
 
 
 def _pack(units: list[_Unit], budget: int, overlap_tokens: int) -> list[str]:
-    """Greedily fill chunks; a new chunk repeats the last whole units (up to the overlap) of the previous."""
+    """Greedily fill chunks; a new chunk repeats the last whole units (up to the overlap) of the previous.
+
+    A lead-in ("two regimens are listed:") is moved to the next chunk with what it introduces, when the
+    two fit together, rather than ending a chunk on its own.
+    """
     chunks: list[list[_Unit]] = []
     current: list[_Unit] = []
     used = 0
     fresh = 0  # units in `current` that are not overlap
     for unit in units:
         if current and used + unit.tokens > budget and fresh:
-            chunks.append(current)
+            lead_in = None
+            if current[-1].text.rstrip().endswith(":") and current[-1].tokens + unit.tokens <= budget:
+                lead_in = current.pop()
+                fresh -= 1
             carried: list[_Unit] = []
             carried_tokens = 0
-            for previous in reversed(current):
-                if (
-                    carried_tokens + previous.tokens > overlap_tokens
-                    or carried_tokens + previous.tokens + unit.tokens > budget
-                ):
-                    break
-                carried.insert(0, previous)
-                carried_tokens += previous.tokens
+            if fresh:
+                chunks.append(current)
+                room = budget - unit.tokens - (lead_in.tokens if lead_in else 0)
+                for previous in reversed(current):
+                    if carried_tokens + previous.tokens > min(overlap_tokens, room):
+                        break
+                    carried.insert(0, previous)
+                    carried_tokens += previous.tokens
             current, used, fresh = carried, carried_tokens, 0
+            if lead_in is not None:
+                current.append(lead_in)
+                used += lead_in.tokens
+                fresh = 1
         current.append(unit)
         used += unit.tokens
         fresh += 1

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 
 EMBEDDER_ALIAS = "embedder"
 _PROBE = "dimension probe"
@@ -47,4 +47,4 @@ class Embedder:
 
     async def embed_query(self, text: str) -> np.ndarray:
         """Return one query vector."""
-        return (await self.embed([text]))[0]
+        return np.asarray((await self.embed([text]))[0])

@@ -25,7 +25,7 @@ import psycopg
 from pgvector import HalfVector
 from psycopg.types.json import Jsonb
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.chunking import Chunk, chunk_sections, embedding_text
 from tools.knowledge.embedder import Embedder
 from tools.knowledge.loaders import LOADERS, LoadedDocument, LoaderError, load_document

@@ -1,8 +1,9 @@
-"""Element frequencies of kb_chunks' array and tsvector columns, read from PostgreSQL's own statistics.
+"""Element frequencies of kb_chunks' filter columns, read from PostgreSQL's own statistics.
 
-ANALYZE records, for tsvector and array columns, the most common elements and the fraction of rows
-containing each (pg_stats.most_common_elems / most_common_elem_freqs). Search uses them to estimate
-how many rows a word or a filter value matches before choosing how to query (terms.py, search.py).
+ANALYZE records, for array columns, the most common elements and the fraction of rows containing each
+(pg_stats.most_common_elems / most_common_elem_freqs). Search uses them to estimate how many rows a
+filter value matches before choosing between an exact scan and the HNSW index (search.py). Words are
+counted exactly instead (kb_terms, terms.py): the sample ANALYZE keeps says little about rare words.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 STATS_TTL_SECONDS = 60.0  # statistics change only when an ingest runs ANALYZE
-_COLUMNS = frozenset({"tsv", "system", "body_region", "modality"})
+_COLUMNS = frozenset({"system", "body_region", "modality"})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import RadassistError
+from common.errors import RadassistError
 from tools.knowledge.embedder import Embedder
 
 MAX_HNSW_DIMENSION = 4000  # pgvector's HNSW indexes `halfvec` columns up to 4000 dimensions

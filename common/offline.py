@@ -1,8 +1,9 @@
-"""Keep every library quiet and offline before it is imported.
+"""Keep every library quiet and offline: the environment the entry points set before anything else.
 
 litellm fetches a price map at import unless LITELLM_LOCAL_MODEL_COST_MAP is exactly "true";
-Hugging Face libraries try the hub unless told they are offline. This module must be imported
-before any of them, which is why `agent/__init__.py` imports it first.
+Hugging Face libraries try the hub unless told they are offline. So each entry point (the
+`radassist` command, the Chainlit app, the tests' conftest, every bench script) calls `apply()` before
+it imports them. Importing a package of this project changes no environment variable.
 """
 
 import os
@@ -32,6 +33,3 @@ def apply() -> None:
     for key, value in OFFLINE_DEFAULTS.items():
         if not os.environ.get(key):
             os.environ[key] = value
-
-
-apply()

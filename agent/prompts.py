@@ -1,0 +1,122 @@
+"""Everything the agent asks a model, in one place: drafts and revisions, entailment, tool choice, routing.
+
+(Gap filling's prompt belongs to the classification tools: `tools.classify.findings.fill_gaps`.)
+Prompts are short because prompt evaluation dominates the cost of a turn on a CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.answer import section_of, tool_summary
+from tools.classify.base import ClassificationResult
+from tools.registry import Tool
+
+Messages = list[dict[str, Any]]
+
+PASSAGE_CHARS = 450  # per passage in prompts: a guideline paragraph; prompt evaluation dominates CPU overhead
+PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
+
+
+def expert_messages(
+    system_prompt: str,
+    question: str,
+    tool_results: list[ClassificationResult],
+    passages: list[dict[str, Any]],
+    history: list[dict[str, str]],
+    feedback: str | None = None,
+) -> Messages:
+    """The chat messages for an expert's draft (or its one revision, with `feedback`)."""
+    facts = (
+        "\n\n".join(tool_summary(r, for_prompt=True) for r in tool_results)
+        or "No classification tool applied."
+    )
+    shown = enumerate(passages[:PROMPT_PASSAGES], 1)
+    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{h['text'][:PASSAGE_CHARS]}" for i, h in shown)
+    numbered = numbered or "No guideline passage was found."
+    # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
+    # result already carries the recomputed finding, and small models copy stale figures from them.
+    # Everything goes in one user turn, since some chat templates require alternating roles.
+    earlier = [m["content"] for m in history if m["role"] == "user"][-2:]
+    parts = [
+        f"Question: {question}",
+        *([f"Earlier questions in this conversation: {' | '.join(earlier)}"] if earlier else []),
+        f"Tool results (computed, authoritative):\n{facts}",
+        f"Guideline passages:\n{numbered}",
+        "Answer in at most 4 short sentences. State only what the tool results and passages say; cite "
+        "passages as [n]. Do not add categories, sizes or intervals that are not written above.",
+        *(
+            [f"Your previous answer had unsupported statements: {feedback}. Rewrite it without them."]
+            if feedback
+            else []
+        ),
+    ]
+    content = "\n\n".join(parts)
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
+
+
+def entailment_messages(claims: list[str], passages: list[str]) -> Messages:
+    numbered = "\n".join(f"[{i}] {p[:PASSAGE_CHARS]}" for i, p in enumerate(passages, 1))
+    listed = "\n".join(f"{i}. {c}" for i, c in enumerate(claims, 1))
+    return [
+        {
+            "role": "user",
+            "content": (
+                f"Passages:\n{numbered}\n\nClaims:\n{listed}\n\nFor each claim, in order, answer 'yes' if the "
+                "passages state it and 'no' otherwise."
+            ),
+        }
+    ]
+
+
+def entailment_schema(n: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "verdicts": {"type": "array", "items": {"enum": ["yes", "no"]}, "minItems": n, "maxItems": n}
+        },
+        "required": ["verdicts"],
+    }
+
+
+def tool_choice_messages(system_prompt: str, message: str, tools: list[Tool]) -> Messages:
+    """Offer tools to an expert's model (natively, or followed by `tool_choice_schema`)."""
+    listing = "\n".join(f"- {t.name}: {t.description}" for t in tools)
+    return [
+        {"role": "system", "content": system_prompt},
+        {
+            "role": "user",
+            "content": f"Message: {message}\n\nTools:\n{listing}\n\n"
+            "Call a tool only if the message states every input it needs; otherwise call none.",
+        },
+    ]
+
+
+def tool_choice_schema(names: list[str]) -> dict[str, Any]:
+    """Grammar-constrained tool choice for models without native tool calling: one name, or 'none'."""
+    return {"type": "object", "properties": {"tool": {"enum": [*names, "none"]}}, "required": ["tool"]}
+
+
+def tool_arguments_messages(choice_messages: Messages, choice: str) -> Messages:
+    """After a grammar-constrained choice, ask for the chosen tool's arguments (its input schema)."""
+    return [
+        *choice_messages,
+        {"role": "assistant", "content": f"Tool: {choice}"},
+        {"role": "user", "content": f"Give the arguments of {choice}, taken from the message only."},
+    ]
+
+
+def router_messages(descriptions: dict[str, str], message: str) -> Messages:
+    """Ask the optional LLM gate which expert should answer (see `router_schema`)."""
+    listing = "\n".join(f"- {name}: {description}" for name, description in descriptions.items())
+    prompt = f"Experts:\n{listing}\n\nMessage: {message}\n\nWhich expert should answer?"
+    return [{"role": "user", "content": prompt}]
+
+
+def router_schema(names: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"expert": {"enum": names}}, "required": ["expert"]}
+
+
+def user_prompt(prompt: str) -> Messages:
+    """A prompt written elsewhere (gap filling's) as a chat."""
+    return [{"role": "user", "content": prompt}]
