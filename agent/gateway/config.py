@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from common.errors import RadassistError
 
 CUSTOM_PROVIDERS = ("llamacpp", "sentence_transformers")
-LOCAL_HOSTS = {"localhost", "ollama", "llamacpp"}  # compose service names count as the hospital's own network
+LOCAL_HOSTS = {"localhost", "ollama", "llamacpp", "llamacpp-1", "llamacpp-2"}
+"""compose.yaml's service names: they count as the hospital's own network."""
 REQUIRED_ALIASES = ("default", "embedder")
 
 
