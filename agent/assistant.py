@@ -133,6 +133,7 @@ class Assistant:
         result = self._result(state, thread_id, total_ms)
         result.provenance["model_calls"] = [
             {"alias": c.alias, "kind": c.kind, "tokens": c.tokens, "ms": round(c.seconds * 1000, 2)}
+            | ({"api_base": c.api_base} if c.api_base else {})
             for c in calls
         ]
         result.provenance["model_tokens"] = sum(c.tokens for c in calls)

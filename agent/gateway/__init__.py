@@ -53,12 +53,14 @@ __all__ = [
 
 @dataclass
 class ModelCall:
-    """One chat call: which alias, how many tokens it generated, how long it took (for provenance and benches)."""
+    """One chat call: which alias, how many tokens it generated, how long it took (for provenance and benches),
+    and, for a model server, which one answered (an alias may have several deployments)."""
 
     alias: str
     kind: str
     tokens: int
     seconds: float
+    api_base: str | None = None
 
 
 _calls: ContextVar[list[ModelCall] | None] = ContextVar("radassist_model_calls", default=None)
@@ -75,10 +77,12 @@ def record_model_calls() -> Iterator[list[ModelCall]]:
         _calls.reset(token)
 
 
-def _record(alias: str, kind: str, tokens: int, start: float) -> None:
+def _record(alias: str, kind: str, tokens: int, start: float, response: object = None) -> None:
     calls = _calls.get()
     if calls is not None:
-        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start))
+        hidden = getattr(response, "_hidden_params", None) or {}  # litellm: the deployment that answered
+        api_base = hidden.get("api_base") if isinstance(hidden, dict) else None
+        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start, api_base))
 
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
@@ -178,7 +182,7 @@ class Gateway(LLM):
         start = time.perf_counter()
         response = _reply(await self.router.acompletion(model=alias, messages=_openai(messages), **params))
         usage = getattr(response, "usage", None)
-        _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start)
+        _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start, response)
         return response.choices[0].message.content or ""
 
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
@@ -200,7 +204,7 @@ class Gateway(LLM):
                     tokens += 1
                     yield delta
         finally:
-            _record(alias, "stream", tokens, start)
+            _record(alias, "stream", tokens, start, response)
 
     async def acomplete_json(
         self, alias: str, messages: list[dict[str, Any]], schema: dict[str, Any], **params: Any
@@ -229,7 +233,7 @@ class Gateway(LLM):
             )
         )
         usage = getattr(response, "usage", None)
-        _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start)
+        _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start, response)
         from litellm.types.utils import ChatCompletionMessageToolCall
 
         calls: list[tuple[str, dict[str, Any]]] = []
