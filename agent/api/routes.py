@@ -312,6 +312,8 @@ class Turn:
     answer_id: str
     result: Any
     provenance_id: int | None
+    model_errors: list[str]
+    """Experts whose model failed (down, timed out): their answer came from the tools and passages only."""
 
     def extension(self) -> dict[str, Any]:
         r = self.result
@@ -329,6 +331,7 @@ class Turn:
             "citations": r.citations,
             "experts": r.experts,
             "models_config_sha256": r.provenance.get("models_config_sha256"),
+            "model_errors": self.model_errors,
         }
 
     def usage(self) -> dict[str, int]:
@@ -395,9 +398,15 @@ async def _answer(chat: ChatRequest, caller: Caller, thread: Thread) -> Turn:
     async with service.live.turn() as config:  # this turn keeps this configuration, whatever a reload does
         asked = Message("user", question)
         answer_id = str(uuid.uuid4())
+        failed: list[str] = []
+
+        async def on_event(event: dict[str, Any]) -> None:
+            if event.get("event") == "model_error":  # the error text stays out: it may quote the request
+                failed.append(str(event.get("expert")))
+
         try:
             result = await config.assistant.ask(
-                question, thread_id=thread.id, expert=expert, message_id=answer_id
+                question, thread_id=thread.id, expert=expert, message_id=answer_id, on_event=on_event
             )
         except ValueError as exc:  # input the caller can fix
             raise ApiError(400, str(exc), "invalid_request_error", "invalid_message") from None
@@ -411,7 +420,7 @@ async def _answer(chat: ChatRequest, caller: Caller, thread: Thread) -> Turn:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT id FROM answer_provenance WHERE message_id = %s", (answer_id,))
         row = await cur.fetchone()
-    return Turn(chat, thread.id, answer_id, result, int(row[0]) if row else None)
+    return Turn(chat, thread.id, answer_id, result, int(row[0]) if row else None, sorted(set(failed)))
 
 
 def _thread_header(request: Request) -> str | None:

@@ -131,6 +131,7 @@ def test_concurrent_conversations_spread_over_both_model_servers(cluster: Cluste
     assert [category(r) for r in responses] == [SIZES[s] for s in sizes]
     drafted_by = [cluster.drafted_by(r) for r in responses]
     assert None not in drafted_by, "every turn had its draft from a model server"
+    assert all(r.model_extra["radassist"]["model_errors"] == [] for r in responses)
     assert set(drafted_by) == {m.url for m in cluster.models}, drafted_by
     served = [m.chat_requests() - b for m, b in zip(cluster.models, before, strict=True)]
     assert all(n > 0 for n in served), f"chat requests per model server (their own logs): {served}"
@@ -151,6 +152,9 @@ def test_killing_a_model_server_mid_run_loses_no_turn(cluster: Cluster) -> None:
         after = [pool.submit(cluster.ask, i, question(s)) for i, s in enumerate(["12 mm", "4 mm"])]
         later = [f.result() for f in after]
     assert [category(r) for r in during] == [SIZES[s] for s in sizes], "every turn in flight was answered"
+    for r in during:  # a draft streaming when its server died is cut off, and the answer says so
+        assert cluster.drafted_by(r) or r.model_extra["radassist"]["model_errors"] == ["chest"]
     assert [category(r) for r in later] == [OVER_EIGHT, UNDER_SIX]
     survivor = cluster.models[0].url
     assert [cluster.drafted_by(r) for r in later] == [survivor] * len(later), "new turns go to the survivor"
+    assert all(r.model_extra["radassist"]["model_errors"] == [] for r in later)
