@@ -13,8 +13,8 @@ so every variant below is measured on the very same candidates:
    - lexical + sentence embeddings.
    With the milliseconds each reranker adds per question (sentence embeddings: uncached).
 2. The shipped search (reranking and relevance floor), as the tool runs it: the figures of the test, by half.
-3. Floor calibration on the tuning half only: the unknown-word penalties and the floor that maximise the
-   smaller of cannot-answer precision and recall, then recall@5 and top-1; then the same figures held out.
+3. Calibration on the tuning half only: the reranker's weights (CALIBRATION_GRID) and the floor that maximise
+   the smaller of cannot-answer precision and recall, then recall@5 + top-1; then the same figures held out.
 
 No cross-encoder is compared: none of the packages on the index ships its weights (flashrank, swiftrank,
 rerankers and small-hybrid-reranker download them at run time), and nothing may download weights here.
@@ -131,29 +131,71 @@ def ranking_figures(collected: list[Collected], name: str, weights: Any) -> dict
     return {split: {k: f[k] for k in keep} for split, f in figures_by_split(outcomes).items()}
 
 
-def calibrate(collected: list[Collected], weights: Any) -> dict[str, Any]:
-    """Penalties and floor chosen on the tuning half only (the floor between two observed scores)."""
-    from tests.knowledge.question_sets import figures
+CALIBRATION_GRID = {  # similarity stays 1.0: the scale the other weights are read against
+    "coverage": (0.0, 0.25, 0.5),
+    "sentence": (0.25, 0.5, 0.75),
+    "heading": (0.25, 0.5, 0.75),
+    "unknown": (0.0, 0.2, 0.4, 0.6),
+    "unfamiliar": (0.0, 0.2, 0.4, 0.6, 0.8),
+}
 
+
+def _scored(items: list[Collected], weights: Any) -> tuple[np.ndarray, ...]:
+    """Per question: the best relevance, the relevance of the answering section within the top K (or -inf),
+    whether the first hit has the right source, and whether the question is answerable."""
+    from tests.knowledge.question_sets import K
+
+    best, right, top1, answerable = [], [], [], []
+    for item in items:
+        q = item.question
+        ranked = sorted(item.candidates, key=lambda c: (-c.evidence.relevance(weights), c.hit.chunk_id))[:K]
+        scores = [c.evidence.relevance(weights) for c in ranked]
+        best.append(scores[0] if scores else -np.inf)
+        found = [
+            s for c, s in zip(ranked, scores, strict=True)
+            if q.answerable and c.hit.source == q.source and q.section in c.hit.heading_path
+        ]  # fmt: skip
+        right.append(max(found, default=-np.inf))
+        top1.append(bool(q.answerable and ranked and ranked[0].hit.source == q.source))
+        answerable.append(q.answerable)
+    return np.array(best), np.array(right), np.array(top1), np.array(answerable)
+
+
+def _floor_figures(scored: tuple[np.ndarray, ...], floor: float) -> dict[str, float]:
+    """The test's figures (question_sets.figures) for one floor, from `_scored`: fast enough for a grid."""
+    best, right, top1, answerable = scored
+    refused = best < floor
+    correct = int((refused & ~answerable).sum())
+    return {
+        "top1_source": float((top1 & ~refused).sum() / answerable.sum()),
+        "recall_at_5": float(((right >= floor) & answerable).sum() / answerable.sum()),
+        "cannot_answer_precision": correct / int(refused.sum()) if refused.any() else 1.0,
+        "cannot_answer_recall": correct / int((~answerable).sum()),
+    }
+
+
+def calibrate(collected: list[Collected], weights: Any) -> dict[str, Any]:
+    """Weights and floor chosen on the tuning half only (the floor between two observed best scores):
+    first the smaller of cannot-answer precision and recall, then recall@5 + top-1, then precision."""
     tune = [c for c in collected if c.question.split == "tune"]
     best: tuple[Any, ...] | None = None
-    for unknown in (0.0, 0.2, 0.4, 0.6):
-        for unfamiliar in (0.0, 0.2, 0.4, 0.6, 0.8):
-            trial = dataclasses.replace(weights, unknown=unknown, unfamiliar=unfamiliar)
-            tops = sorted({max(c.evidence.relevance(trial) for c in item.candidates) for item in tune})
-            for low, high in itertools.pairwise(tops):
-                floor = (low + high) / 2
-                f = figures(outcomes_of(tune, RERANKERS["lexical (shipped)"], trial, floor))
-                score = (
-                    round(min(f["cannot_answer_precision"], f["cannot_answer_recall"]), 3),
-                    f["recall_at_5"] + f["top1_source"],
-                    f["cannot_answer_precision"],
-                )
-                if best is None or score > best[0]:
-                    best = (score, unknown, unfamiliar, floor)
+    for values in itertools.product(*CALIBRATION_GRID.values()):
+        trial = dataclasses.replace(weights, **dict(zip(CALIBRATION_GRID, values, strict=True)))
+        scored = _scored(tune, trial)
+        tops = np.unique(scored[0])
+        for low, high in itertools.pairwise(tops):
+            floor = float((low + high) / 2)
+            f = _floor_figures(scored, floor)
+            score = (
+                round(min(f["cannot_answer_precision"], f["cannot_answer_recall"]), 3),
+                f["recall_at_5"] + f["top1_source"],
+                f["cannot_answer_precision"],
+            )
+            if best is None or score > best[0]:
+                best = (score, trial, floor)
     assert best is not None
-    _, unknown, unfamiliar, floor = best
-    return {"unknown": unknown, "unfamiliar": unfamiliar, "floor": round(floor, 4)}
+    _, chosen, floor = best
+    return {**{name: getattr(chosen, name) for name in CALIBRATION_GRID}, "floor": round(floor, 4)}
 
 
 def shipped_figures(collected: list[Collected], weights: Any, floor: float) -> dict[str, Any]:
@@ -225,15 +267,15 @@ async def run() -> dict[str, Any]:
             )
         chosen = calibrate(collected, params.weights)
         calibrated_weights = dataclasses.replace(
-            params.weights, unknown=chosen["unknown"], unfamiliar=chosen["unfamiliar"]
+            params.weights, **{name: chosen[name] for name in CALIBRATION_GRID}
         )
         held = shipped_figures(collected, calibrated_weights, chosen["floor"])
         results["calibration"] = {"chosen_on_tune": chosen, **held}
         print(
-            f"calibrated on the tuning half: unknown {chosen['unknown']}, unfamiliar {chosen['unfamiliar']}, "
-            f"floor {chosen['floor']} (shipped: {params.weights.unknown}, {params.weights.unfamiliar}, "
-            f"{params.floor}); held out: cannot-answer precision {held['held_out']['cannot_answer_precision']:.3f} "
-            f"recall {held['held_out']['cannot_answer_recall']:.3f}"
+            f"calibrated on the tuning half: {chosen} (shipped: {dataclasses.asdict(params.weights)}, floor "
+            f"{params.floor}); held out: top-1 {held['held_out']['top1_source']:.3f}, recall@5 "
+            f"{held['held_out']['recall_at_5']:.3f}, cannot-answer precision "
+            f"{held['held_out']['cannot_answer_precision']:.3f} recall {held['held_out']['cannot_answer_recall']:.3f}"
         )
     finally:
         await pool.close()

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-ANSWERABLE_FILES = ("retrieval_questions.yaml", "guideline_questions.yaml")
-UNANSWERABLE_FILE = "unanswerable_questions.yaml"
+ANSWERABLE_FILES = ("retrieval_questions.yaml", "guideline_questions.yaml", "guideline_questions_2.yaml")
+UNANSWERABLE_FILES = ("unanswerable_questions.yaml", "unanswerable_questions_2.yaml")
 SPLITS = ("tune", "held_out")
 K = 5
 
@@ -64,7 +64,7 @@ def load_file(name: str) -> list[dict[str, Any]]:
 def load_questions() -> list[Question]:
     questions = [
         Question(origin=name, position=i, **entry)
-        for name in (*ANSWERABLE_FILES, UNANSWERABLE_FILE)
+        for name in (*ANSWERABLE_FILES, *UNANSWERABLE_FILES)
         for i, entry in enumerate(load_file(name))
     ]
     return questions
