@@ -179,7 +179,7 @@ VERIFIED_REVISION = "Fleischner 2017: CT at 6-12 months, then CT at 18-24 months
 
 async def seed(url: str, user: str) -> None:
     """One thread: an answer rated down, the same question asked again and its verified answer rated up;
-    another thread: an answer rated down with no revision; one more answer rated up."""
+    another thread: an answer rated down with no revision; one more answer rated up, and after it one not rated."""
 
     def answer(thread: str, message: str, question: str, text: str, verdict: str, inputs: dict) -> None:
         provenance = {"tool_calls": [{"tool": "fleischner", "input": inputs, "output": {"category": "x"}}]}
@@ -208,6 +208,8 @@ async def seed(url: str, user: str) -> None:
     answer("t-dpo", "a2", q2, VERIFIED_REVISION, "verified", nodule)
     answer("t-lone", "a3", "Bosniak IIF cyst?", "Surgery.", "verified", {"class": "IIF"})
     answer("t-up", "a4", "MRI zones? DOB 03/14/1962", "Zone IV is the magnet room [1].", "verified", {})
+    unrated = "Avoid unless essential [1]."  # a5: nobody rates it
+    answer("t-up", "a5", "Gadolinium in pregnancy?", unrated, "verified", {})
     layer = PostgresDataLayer(url)
     try:
         with acting_as(user):
@@ -216,7 +218,9 @@ async def seed(url: str, user: str) -> None:
                           ("u2", "user_message", q2), ("a2", "assistant_message", VERIFIED_REVISION)],
                 "t-lone": [("u3", "user_message", "Bosniak IIF cyst?"), ("a3", "assistant_message", "Surgery.")],
                 "t-up": [("u4", "user_message", "MRI zones? DOB 03/14/1962"),
-                         ("a4", "assistant_message", "Zone IV is the magnet room [1].\\n\\n*Verification: verified*")],
+                         ("a4", "assistant_message", "Zone IV is the magnet room [1].\\n\\n*Verification: verified*"),
+                         ("u5", "user_message", "Gadolinium in pregnancy?"),
+                         ("a5", "assistant_message", unrated)],
             }.items():  # fmt: skip
                 await layer.update_thread(thread, name=thread)
                 for i, (step_id, kind, text) in enumerate(steps):
@@ -261,6 +265,7 @@ async def test_sft_and_dpo_exports(
     text = sft.read_text() + dpo.read_text()
     for identifier in ("Smith", "12345678", "1962", "dr.rater", "t-dpo", "a1"):
         assert identifier not in text, identifier
+    assert "Gadolinium" not in text and "Avoid unless" not in text, "an answer nobody rated is not exported"
     assert stat.S_IMODE(dpo.stat().st_mode) == 0o600
     trail = rows(fresh_db_url, "SELECT detail->>'format' FROM audit_log WHERE action = 'feedback.export'")
     assert sorted(t[0] for t in trail) == ["dpo", "sft"]  # type: ignore[type-var]
