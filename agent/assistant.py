@@ -155,6 +155,7 @@ class Assistant:
         provenance = {
             "created_at": datetime.now(UTC).isoformat(),
             "thread_id": thread_id,
+            "models_config_sha256": ctx.models_config_sha256,
             "models": {alias: ctx.llm.describe(alias) for alias in sorted(aliases)},
             "sampling": {alias: ctx.llm.sampling(alias) for alias in sorted(aliases)},
             "experts": [
@@ -217,6 +218,7 @@ async def build_context(runtime: Runtime) -> AgentContext:
         router_alias=router,
         demo_aliases=runtime.gateway.config.demo_aliases(),
         draft_with_demo_models=runtime.settings.draft_with_demo_models,
+        models_config_sha256=runtime.gateway.config.sha256,
     )
 
 
@@ -233,17 +235,25 @@ async def open_assistant(runtime: Runtime) -> AsyncIterator[Assistant]:
         await pool.open(wait=True)  # inside the try: a cancelled start still closes the pool
         saver = EncryptedPostgresSaver(pool, serde=serde)
         await saver.setup()
-        context = await build_context(runtime)
-        notice = demo_notice(runtime.gateway.config, context.experts, context.draft_with_demo_models)
-        limit = (
-            runtime.settings.max_message_chars
-        )  # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
-        yield Assistant(
-            context,
-            build_graph(checkpointer=saver),
-            pool=runtime.pool,
-            max_message_chars=limit,
-            notice=notice,
-        )
+        yield await assemble(runtime, saver)
     finally:
         await pool.close()
+
+
+async def assemble(runtime: Runtime, checkpointer: Any) -> Assistant:
+    """An assistant over the runtime's models, experts and tools, remembering through `checkpointer`.
+
+    `open_assistant` builds the first one; a models reload (agent/live.py) builds the next one over a
+    runtime with the new gateway and the same checkpointer, so conversations keep their memory.
+    """
+    context = await build_context(runtime)
+    notice = demo_notice(runtime.gateway.config, context.experts, context.draft_with_demo_models)
+    # RADASSIST_MAX_MESSAGE_CHARS; the UI refuses longer ones unstored
+    limit = runtime.settings.max_message_chars
+    return Assistant(
+        context,
+        build_graph(checkpointer=checkpointer),
+        pool=runtime.pool,
+        max_message_chars=limit,
+        notice=notice,
+    )

@@ -35,3 +35,5 @@ class AgentContext:
     draft_with_demo_models: bool = False
     retrieval: bool = True
     """False skips guideline_search, so `radassist eval --rag off` measures a model without retrieval."""
+    models_config_sha256: str | None = None
+    """The sha256 of the models.yaml this context was built from, recorded in each answer's provenance."""

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=30, ge=1, description="Login attempts per client address and minute, whatever their outcome."
     )
+    api_requests_per_minute: int = Field(
+        default=60, ge=1, description="Requests per account and minute to the OpenAI-compatible API (/v1)."
+    )
+    models_watch: bool = Field(
+        default=True,
+        description="Reload models.yaml when it changes (validated first; an invalid file keeps the old one).",
+    )
 
     @field_validator("public_url", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ Each command runs as a fresh process, as a user runs it. `cold` is the command's
 data directory of its own (database creation, migrations, corpus embedding, gate embeddings, model
 assembly: whatever that command's first run costs); `warm` is the median of the runs after it. The command marks where its own work starts
 (`agent.progress.ready`, enabled by RADASSIST_TRACE_STARTUP); everything before that is start-up.
-`ask` runs with drafting off (the bundled model is a demo model), the target configuration.
+`ask` runs with drafting off (the bundled model is a demo model), the target configuration, as an account
+made before its cold run (a conversation belongs to an account; that first command creates the database).
 
     .venv/bin/python bench/cli.py [--runs 5]
 
@@ -28,8 +29,9 @@ RADASSIST = str(Path(sys.prefix) / "bin" / "radassist")
 COMMANDS = {
     "classify --text": ["classify", "fleischner", "--text", "7 x 5 mm solid nodule RUL, former smoker"],
     "search": ["search", "contrast premedication regimen", "--k", "3"],
-    "ask": ["ask", "6 mm solid nodule, smoker, what follow-up?"],
+    "ask": ["ask", "--user", "bench", "6 mm solid nodule, smoker, what follow-up?"],
 }
+SETUP = {"ask": ["users", "add", "bench", "--password-stdin"]}
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -55,6 +57,9 @@ def main() -> None:
             env = {**os.environ, "RADASSIST_HOME": home, "RADASSIST_TRACE_STARTUP": "1"}
             env.pop("DATABASE_URL", None)
             env.pop("RADASSIST_DRAFT_WITH_DEMO_MODELS", None)
+            if name in SETUP:
+                subprocess.run([RADASSIST, *SETUP[name]], env=env, input="bench-cli-password-7\n", text=True,
+                               capture_output=True, check=True, timeout=900)  # fmt: skip
             cold_wall, cold_before = timed(command, env)
             warm = [timed(command, env) for _ in range(args.runs)]
         walls = [w for w, _ in warm]

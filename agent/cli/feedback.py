@@ -2,6 +2,7 @@
 
 One JSON object per line, oldest first. The file holds chat content (possibly PHI): it is written with
 mode 0600, through a temporary file renamed into place, so a failure never leaves a partial export.
+`--format sft|dpo` writes fine-tuning datasets instead, identifiers redacted (agent/training.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ SELECT f.id AS feedback_id, f.value, f.comment, f.created_at AS rated_at, f.upda
              ORDER BY q.created_at DESC, q.seq DESC LIMIT 1),
            p.question
        ) AS question,
-       p.verdict, p.provenance, p.created_at AS provenance_at
+       p.verdict, p.provenance, p.created_at AS provenance_at, p.answer AS agent_answer
 FROM feedback f
 JOIN steps r ON r.id = f.step_id
 JOIN LATERAL (
@@ -65,6 +66,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "content: it is created readable by its owner only.",
     )
     export.add_argument("--out", required=True, type=Path, metavar="FILE.jsonl")
+    export.add_argument(
+        "--format",
+        choices=("ratings", "sft", "dpo"),
+        default="ratings",
+        help="ratings (default): every rating with its provenance; sft: answers rated up as chat examples; "
+        "dpo: answers rated down with their verified revision. sft and dpo hold no user names or ids and "
+        "pass every text through the patient-identifier redaction",
+    )
     export.set_defaults(func=cmd_export)
 
 
@@ -94,18 +103,33 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
 
 def export_records(url: str) -> Iterator[dict[str, Any]]:
     """Stream the export rows (a server-side cursor keeps memory flat for large exports)."""
+    for row in _rows(url):
+        yield _record(row)
+
+
+def training_lines(url: str, fmt: str) -> tuple[list[dict[str, Any]], int]:
+    """The SFT examples or DPO pairs of every rating, and how many rated-down answers had no pair."""
+    from agent.training import dpo_pairs, sft_examples
+
+    records = [{**_record(row), "agent_answer": row["agent_answer"]} for row in _rows(url)]
+    if fmt == "sft":
+        return sft_examples(records), 0
+    pairs = dpo_pairs(records)
+    return pairs.pairs, pairs.unpaired
+
+
+def _rows(url: str) -> Iterator[dict[str, Any]]:
     from psycopg.rows import dict_row
 
     from agent.db import connect
 
     with connect(url) as conn, conn.cursor(name="feedback_export", row_factory=dict_row) as cur:
         cur.execute(EXPORT_QUERY)
-        for row in cur:
-            yield _record(row)
+        yield from cur
 
 
-def write_export(url: str, out: Path) -> int:
-    """Write the export atomically; return the number of records."""
+def write_export(url: str, out: Path, lines: Iterable[dict[str, Any]] | None = None) -> int:
+    """Write the export (every rating, or the given lines) atomically; return the number of lines."""
     out = out.expanduser()
     directory = out.resolve().parent
     if not directory.is_dir():
@@ -117,7 +141,7 @@ def write_export(url: str, out: Path) -> int:
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in export_records(url):
+            for record in export_records(url) if lines is None else lines:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
             handle.flush()
@@ -135,9 +159,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     url = database_url(get_settings())
     migrate(url)
-    count = write_export(url, args.out)
     from agent.security.audit import record_local
 
-    record_local(url, action="feedback.export", detail={"records": count})
-    print(f"exported {count} rating(s) to {args.out}")
+    if args.format == "ratings":
+        count = write_export(url, args.out)
+        record_local(url, action="feedback.export", detail={"records": count})
+        print(f"exported {count} rating(s) to {args.out}")
+        return 0
+    lines, unpaired = training_lines(url, args.format)
+    count = write_export(url, args.out, lines)
+    record_local(url, action="feedback.export", detail={"records": count, "format": args.format})
+    what = "SFT example(s) (answers rated up)" if args.format == "sft" else "DPO pair(s)"
+    print(f"exported {count} {what} to {args.out}")
+    if unpaired:
+        print(f"{unpaired} answer(s) rated down had no verified revision in their thread and were left out")
     return 0

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
-from agent.gateway.gguf import file_sha256, resolve_gguf
+from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 from agent.gateway.phi import PhiWithheld, decide, message_texts, record_egress
 from agent.llm import LLM, check_allow_model_requests
 from common.errors import RadassistError
@@ -53,7 +53,8 @@ __all__ = [
 
 @dataclass
 class ModelCall:
-    """One chat call: which alias, how many tokens it generated, how long it took (for provenance and benches)."""
+    """One chat call: which alias, how many tokens it generated, how long it took (for provenance and benches),
+    and, for a model server, which one answered (an alias may have several deployments)."""
 
     alias: str
     kind: str
@@ -61,6 +62,8 @@ class ModelCall:
     seconds: float
     first_token_seconds: float | None = None
     """Streams only: from the request to the first token (prompt processing; `radassist eval` reports it)."""
+    api_base: str | None = None
+    """The deployment that answered (an alias may have several: litellm Router deployments)."""
 
     def as_json(self) -> dict[str, Any]:
         """As recorded in an answer's provenance (times in ms)."""
@@ -68,6 +71,8 @@ class ModelCall:
         data["ms"] = round(self.seconds * 1000, 2)
         if self.first_token_seconds is not None:
             data["first_token_ms"] = round(self.first_token_seconds * 1000, 2)
+        if self.api_base:
+            data["api_base"] = self.api_base
         return data
 
 
@@ -85,11 +90,20 @@ def record_model_calls() -> Iterator[list[ModelCall]]:
         _calls.reset(token)
 
 
-def _record(alias: str, kind: str, tokens: int, start: float, first_token: float | None = None) -> None:
+def _record(
+    alias: str,
+    kind: str,
+    tokens: int,
+    start: float,
+    response: object = None,
+    first_token: float | None = None,
+) -> None:
     calls = _calls.get()
     if calls is not None:
+        hidden = getattr(response, "_hidden_params", None) or {}  # litellm: the deployment that answered
+        api_base = hidden.get("api_base") if isinstance(hidden, dict) else None
         first = None if first_token is None else first_token - start
-        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start, first))
+        calls.append(ModelCall(alias, kind, tokens, time.perf_counter() - start, first, api_base))
 
 
 _SAFE_LITELLM_SETTINGS = ("drop_params", "request_timeout")
@@ -110,13 +124,17 @@ _SAMPLING_KEYS = (
 class Gateway(LLM):
     """One per process: owns the Router and the loaded local models (the agent's `LLM`)."""
 
-    def __init__(self, config: ModelsConfig, *, model_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: ModelsConfig, *, model_dir: Path | None = None, llamacpp: LlamaCppProvider | None = None
+    ) -> None:
+        """`llamacpp`: the provider of the gateway this one replaces (a models reload), so a GGUF both
+        configurations load with the same options stays loaded once."""
         self.config = config
         self.model_dir = model_dir
         self.base = config.source.parent if config.source else None
         self.embeddings = LocalEmbeddings(base=self.base)
         self._lock = threading.RLock()
-        self._llamacpp: LlamaCppProvider | None = None
+        self._llamacpp: LlamaCppProvider | None = llamacpp
         self._router: Router | None = None
         self._gguf: dict[str, tuple[Path, str]] = {}
 
@@ -185,7 +203,7 @@ class Gateway(LLM):
         start = time.perf_counter()
         response = _reply(await self.router.acompletion(model=alias, messages=_openai(messages), **params))
         usage = getattr(response, "usage", None)
-        _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start)
+        _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start, response)
         return response.choices[0].message.content or ""
 
     async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
@@ -209,7 +227,7 @@ class Gateway(LLM):
                     first = first or time.perf_counter()
                     yield delta
         finally:
-            _record(alias, "stream", tokens, start, first)
+            _record(alias, "stream", tokens, start, response, first)
 
     async def acomplete_json(
         self, alias: str, messages: list[dict[str, Any]], schema: dict[str, Any], **params: Any
@@ -238,7 +256,7 @@ class Gateway(LLM):
             )
         )
         usage = getattr(response, "usage", None)
-        _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start)
+        _record(alias, "tools", int(getattr(usage, "completion_tokens", 0) or 0), start, response)
         from litellm.types.utils import ChatCompletionMessageToolCall
 
         calls: list[tuple[str, dict[str, Any]]] = []
@@ -276,6 +294,10 @@ class Gateway(LLM):
         if params.provider == "llamacpp":
             path, sha256 = self._gguf_file(params.target)
             info.update(path=str(path), sha256=sha256, chat_format=params.model_dump().get("chat_format"))
+            if lora := (params.model_extra or {}).get("lora_path"):
+                adapter = resolve_adapter(str(lora), base=self.base)
+                scale = (params.model_extra or {}).get("lora_scale", 1.0)
+                info["lora"] = {"path": str(adapter), "sha256": file_sha256(adapter), "scale": float(scale)}
         elif params.provider in ("ollama", "ollama_chat"):
             info.update(api_base=params.api_base, digest=_ollama_digest(params.target, params.api_base))
         elif params.api_base:
@@ -303,6 +325,20 @@ class Gateway(LLM):
     def supports_tools(self, alias: str) -> bool:
         """True when the admin declared native tool calling for the alias (model_info.supports_function_calling)."""
         return bool(self.config.entry(alias).model_info.get("supports_function_calling"))
+
+    def loaded_provider(self) -> LlamaCppProvider | None:
+        """The in-process llama.cpp provider if something created it (None: no GGUF was needed yet)."""
+        return self._llamacpp
+
+    def llamacpp_keys(self) -> set[tuple[Any, ...]]:
+        """The load keys of every llamacpp/ deployment in this configuration (what a reload keeps loaded)."""
+        if self._llamacpp is None:
+            return set()
+        return {
+            self._llamacpp.load_key(e.litellm_params.model, e.litellm_params.model_dump())
+            for e in self.config.model_list
+            if e.litellm_params.provider == "llamacpp"
+        }
 
     def warm(self, alias: str) -> None:
         """Load a local model ahead of the first message (no-op for remote or Ollama models)."""

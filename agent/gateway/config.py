@@ -7,6 +7,7 @@ one line naming the file, the entry and the problem.
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from common.errors import RadassistError
 
 CUSTOM_PROVIDERS = ("llamacpp", "sentence_transformers")
-LOCAL_HOSTS = {"localhost", "ollama", "llamacpp"}  # compose service names count as the hospital's own network
+LOCAL_HOSTS = {"localhost", "ollama", "llamacpp", "llamacpp-1", "llamacpp-2"}
+"""compose.yaml's service names: they count as the hospital's own network."""
 REQUIRED_ALIASES = ("default", "embedder")
 
 
@@ -88,6 +90,8 @@ class ModelsConfig(BaseModel):
     router_settings: dict[str, Any] = Field(default_factory=dict)
     litellm_settings: dict[str, Any] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)
+    sha256: str | None = Field(default=None, exclude=True)
+    """The sha256 of the file's bytes as read: which configuration answered (recorded in provenance)."""
 
     def aliases(self) -> list[str]:
         return sorted({e.model_name for e in self.model_list})
@@ -168,7 +172,10 @@ def load_models_config(path: Path, *, model_dir: Path | None = None) -> ModelsCo
     if not path.is_file():
         raise RadassistError(f"{path}: models file not found (RADASSIST_MODELS_FILE)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RadassistError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise RadassistError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(raw, dict):
@@ -181,6 +188,7 @@ def load_models_config(path: Path, *, model_dir: Path | None = None) -> ModelsCo
         alias = _alias_at(raw, err["loc"])
         raise RadassistError(f"{path}: {where}{alias}: {err['msg']}") from exc
     config.source = path
+    config.sha256 = hashlib.sha256(data).hexdigest()
     _check_entries(config, path, model_dir)
     return config
 
@@ -214,6 +222,7 @@ def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> 
                 resolve_gguf(params.target, base=path.parent, model_dir=model_dir, check_only=True)
             except RadassistError as exc:
                 raise RadassistError(f"{where}: {exc}") from None
+        _check_adapter(params, path, where)
     for alias in REQUIRED_ALIASES:
         config.entries(alias)
     for i, entry in enumerate(config.model_list):
@@ -222,6 +231,31 @@ def _check_entries(config: ModelsConfig, path: Path, model_dir: Path | None) -> 
         for src, targets in dict(rule).items():
             for alias in [src, *targets]:
                 config.entries(alias)
+
+
+def _check_adapter(params: LitellmParams, path: Path, where: str) -> None:
+    """`lora_path` names an existing adapter file of a llamacpp/ model; `lora_scale` is a number."""
+    from agent.gateway.gguf import resolve_adapter
+
+    extra = params.model_extra or {}
+    lora, scale = extra.get("lora_path"), extra.get("lora_scale")
+    if lora is None:
+        if scale is not None:
+            raise RadassistError(f"{where}: lora_scale is set but lora_path is not")
+        return
+    if params.provider != "llamacpp":
+        raise RadassistError(
+            f"{where}: lora_path works with the llamacpp/ provider only (serve adapters of "
+            f"{params.provider}/ models from that server instead)"
+        )
+    if not isinstance(lora, str) or not lora.strip():
+        raise RadassistError(f"{where}: lora_path must be the path of a LoRA adapter GGUF file")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
+        raise RadassistError(f"{where}: lora_scale must be a number, not {scale!r}")
+    try:
+        resolve_adapter(lora, base=path.parent)
+    except RadassistError as exc:
+        raise RadassistError(f"{where}: {exc}") from None
 
 
 def _check_phi_settings(config: ModelsConfig, entry: ModelEntry, where: str) -> None:

@@ -39,6 +39,16 @@ def resolve_gguf(target: str, *, base: Path | None, model_dir: Path | None, chec
     return path
 
 
+def resolve_adapter(path_text: str, *, base: Path | None) -> Path:
+    """A LoRA adapter GGUF named by `lora_path` (absolute, or relative to models.yaml); it must exist."""
+    path = Path(os.path.expanduser(path_text))
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    if not path.is_file():
+        raise RadassistError(f"LoRA adapter file not found: {path}")
+    return path
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a model file, cached beside it by size and mtime (hashing 26 GB once is enough)."""
     stat = path.stat()

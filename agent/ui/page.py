@@ -16,6 +16,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from typing import Any
 
 _EXTERNAL = r"(?:https?:)?//(?!127\.0\.0\.1[:/]|localhost[:/])"
 # <link ... href="https://...">, <meta ... content="https://..."> (og:image, og:url) and <script src="https://...">
@@ -69,3 +70,25 @@ class Page:
             f"img-src 'self' data: blob:; font-src 'self' data:; connect-src {sockets}; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
         )
+
+
+_PAGE_ROUTE = "/{full_path:path}"
+
+
+def add_before_page(app: Any, route: Any) -> None:
+    """Add a route in front of Chainlit's catch-all page route (which answers every other GET with the page).
+
+    FastAPI may keep Chainlit's routes inside an included-router entry: the route goes before that entry.
+    """
+    routes = app.router.routes
+    if any(getattr(r, "path", None) == route.path and type(r) is type(route) for r in routes):
+        return
+
+    def serves_page(r: Any) -> bool:
+        inner = getattr(getattr(r, "original_router", None), "routes", [])
+        return getattr(r, "path", None) == _PAGE_ROUTE or any(
+            getattr(i, "path", None) == _PAGE_ROUTE for i in inner
+        )
+
+    index = next((i for i, r in enumerate(routes) if serves_page(r)), len(routes))
+    routes.insert(index, route)

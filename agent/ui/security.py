@@ -20,6 +20,8 @@ What Chainlit 2.12 checks by itself, read in chainlit/server.py and socket.py, a
 | any request with an Origin header                 | CORS echoes any origin with credentials (`allow_origins = ["*"]`) | only the public origin; others refused (403) |
 | POST /login                                       | no throttling                                   | back-off per account and per client address, attempts per client address, bounded hashing pool: 429 + Retry-After; audited |
 | socket handshake and events                       | no Origin check; events of disabled features handled | agent/ui/socket_guard.py |
+| /v1/... (the OpenAI-compatible API)               | -                                               | passed to agent/api/routes.py: origin, API key, account state, rate, body size, audit |
+| GET /project/thread/{thread}/export               | -                                               | agent/ui/export.py: owner only (404), audited (`thread.export`) |
 
 The guard is a plain ASGI middleware (so a context variable it sets reaches the endpoint): it checks the
 origin and the login session, the routes above, tells the data layer who is acting (agent/ui/data_layer.py
@@ -193,7 +195,7 @@ async def password_login(username: str, password: str) -> cl.User | None:
     client = client_address()
     pool = await _layer.pool()
     try:
-        THROTTLE.check(username, client)
+        await THROTTLE.check(pool, username, client)
         account = await authenticate(username, password, pool=pool)
     except Throttled as exc:
         await record("login", actor="", target="", result="denied", detail={"reason": exc.reason})
@@ -201,12 +203,12 @@ async def password_login(username: str, password: str) -> cl.User | None:
             status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}
         ) from None
     if account is None:
-        THROTTLE.failed(username, client)
+        await THROTTLE.failed(pool, username, client)
         log.info("login refused")  # never the user name: it may be a mistyped password
         known = await account_state(pool, username) != "unknown"  # name an account only if it exists
         await record("login", actor=username if known else "", result="failure")
         return None
-    THROTTLE.succeeded(username)
+    await THROTTLE.succeeded(pool, username)
     session_id = await open_session(pool, account.identifier, client)
     if session_id is None:  # disabled between the password check and now
         return None
@@ -314,6 +316,10 @@ class OwnershipGuard:
         root = config.run.root_path or ""
         path = scope["path"][len(root) :] if root and scope["path"].startswith(root) else scope["path"]
         headers = _headers(scope)
+        if path == "/v1" or path.startswith("/v1/"):  # the API checks origins, keys, sizes and rates itself,
+            return await self.app(
+                scope, receive, send
+            )  # answering in OpenAI's error shape (agent/api/routes.py)
         if not PUBLIC.allows(headers.get("origin")):
             return await self._refuse(scope, send, 403, "origin not allowed")
         if path.startswith(_CLOSED_PREFIXES):

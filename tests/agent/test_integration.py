@@ -153,7 +153,9 @@ async def test_a_three_finding_report_through_ask_json_then_a_follow_up_by_organ
         "DATABASE_URL": real_runtime.database_url,
         "RADASSIST_DRAFT_WITH_DEMO_MODELS": "true",
     }
-    first = radassist(["ask", "--json", REPORT], env)
+    with psycopg.connect(real_runtime.database_url, autocommit=True) as conn:  # conversations have an owner
+        conn.execute("INSERT INTO users (identifier) VALUES ('dr.report') ON CONFLICT DO NOTHING")
+    first = radassist(["ask", "--user", "dr.report", "--json", REPORT], env)
     calls = [c for c in first["tool_calls"] if c["tool"] != "guideline_search"]
     assert [(c["tool"], c["status"], c["output"]["category"]) for c in calls] == [
         (system, "ran", category) for system, category in EXPECTED
@@ -171,7 +173,16 @@ async def test_a_three_finding_report_through_ask_json_then_a_follow_up_by_organ
 
     env.pop("RADASSIST_DRAFT_WITH_DEMO_MODELS")  # the model has drafted once; the follow-up is about memory
     follow = radassist(
-        ["ask", "--json", "--thread", first["thread_id"], "and if the adrenal one were 4 cm?"], env
+        [
+            "ask",
+            "--user",
+            "dr.report",
+            "--json",
+            "--thread",
+            first["thread_id"],
+            "and if the adrenal one were 4 cm?",
+        ],
+        env,
     )
     (call,) = [c for c in follow["tool_calls"] if c["tool"] != "guideline_search"]
     assert call["tool"] == "adrenal_incidentaloma" and call["output"]["number"] == 2

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from agent.gate import Gate
@@ -137,12 +138,16 @@ async def test_a_tool_and_an_expert_are_added_by_one_file_each(
     tops = [(await gate.route(example)).scores[0].name for example in team["cardiac"].examples]
     assert tops == ["cardiac"] * len(team["cardiac"].examples)
 
-    # ... and answers through the command, with 'default' until models.yaml gets its alias.
+    # ... and answers through the command, with 'default' until models.yaml gets its alias (a command-line
+    # conversation belongs to an account).
+    with psycopg.connect(real_runtime.database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (identifier) VALUES ('dr.cardiac') ON CONFLICT DO NOTHING")
     asked = _run(
         copy,
-        ["-m", "agent", "ask", "--expert", "cardiac", "--json", "What are the ACR MRI safety zones?"],
+        ["-m", "agent", "ask", "--user", "dr.cardiac", "--expert", "cardiac", "--json",
+         "What are the ACR MRI safety zones?"],
         env,
-    )
+    )  # fmt: skip
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["answer"] and answer["citations"], answer

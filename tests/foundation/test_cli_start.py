@@ -17,6 +17,16 @@ RADASSIST = str(Path(sys.prefix) / "bin" / "radassist")
 QUESTION = "6 mm solid nodule, smoker, what follow-up?"
 
 
+def with_account(pg_url: str, name: str = "dr.cli") -> str:
+    """A migrated database with one account (command-line conversations belong to an account)."""
+    import psycopg
+
+    url = create_database(pg_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (identifier) VALUES (%s)", (name,))
+    return url
+
+
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([RADASSIST, *args], env=env, capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload,no-any-return]
 
@@ -86,13 +96,13 @@ def test_commands_that_need_no_chat_model_do_not_import_litellm_or_torch(tmp_pat
 @pytest.mark.gguf
 @pytest.mark.postgres
 def test_verbose_ask_into_head_ends_instead_of_hanging(tmp_path: Path, pg_url: str) -> None:
-    env = {**os.environ, "RADASSIST_HOME": str(tmp_path / "home"), "DATABASE_URL": create_database(pg_url)}
+    env = {**os.environ, "RADASSIST_HOME": str(tmp_path / "home"), "DATABASE_URL": with_account(pg_url)}
     start = time.monotonic()
     done = subprocess.run(
         [
             "bash",
             "-c",
-            f'"{RADASSIST}" -v ask "{QUESTION}" 2>&1 | head -3 >/dev/null; echo "status=${{PIPESTATUS[0]}}"',
+            f'"{RADASSIST}" -v ask --user dr.cli "{QUESTION}" 2>&1 | head -3 >/dev/null; echo "status=${{PIPESTATUS[0]}}"',
         ],
         env=env,
         capture_output=True,
@@ -106,8 +116,8 @@ def test_verbose_ask_into_head_ends_instead_of_hanging(tmp_path: Path, pg_url: s
 @pytest.mark.gguf
 @pytest.mark.postgres
 def test_terminal_chat_prints_each_answer_once(tmp_path: Path, pg_url: str) -> None:
-    env = {**os.environ, "RADASSIST_HOME": str(tmp_path / "home"), "DATABASE_URL": create_database(pg_url)}
-    done = run(["chat"], env, input=f"{QUESTION}\nand if it grew to 9 mm?\n\n")
+    env = {**os.environ, "RADASSIST_HOME": str(tmp_path / "home"), "DATABASE_URL": with_account(pg_url)}
+    done = run(["chat", "--user", "dr.cli"], env, input=f"{QUESTION}\nand if it grew to 9 mm?\n\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Rule that fired") == 2, done.stdout
     assert done.stdout.count("Fleischner Society 2017: solid, single, 6-8 mm, high risk") == 1

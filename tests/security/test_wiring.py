@@ -28,9 +28,17 @@ async def test_the_chat_history_uses_the_runtimes_pool(monkeypatch: pytest.Monke
 
     pool = SimpleNamespace(name="the runtime's pool")
     config = SimpleNamespace(
-        source=None, aliases=lambda: [], leaves_machine=lambda a: False, allows_phi=lambda a: True
+        source=None,
+        sha256=None,
+        aliases=lambda: [],
+        leaves_machine=lambda a: False,
+        allows_phi=lambda a: True,
     )
-    fake_runtime = SimpleNamespace(pool=pool, gateway=SimpleNamespace(warm=lambda alias: None, config=config))
+    fake_runtime = SimpleNamespace(
+        pool=pool,
+        gateway=SimpleNamespace(warm=lambda alias: None, config=config),
+        settings=SimpleNamespace(models_watch=False),
+    )
 
     @asynccontextmanager
     async def opened(value: Any, *args: Any) -> Any:
@@ -38,6 +46,10 @@ async def test_the_chat_history_uses_the_runtimes_pool(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(app, "open_runtime", lambda: opened(fake_runtime))
     monkeypatch.setattr(app, "open_assistant", lambda runtime: opened(SimpleNamespace(), runtime))
+    # the reload triggers and the API need a real database; this test is about the chat history's pool
+    monkeypatch.setattr(app, "LiveAssistant", lambda runtime, assistant: SimpleNamespace())
+    monkeypatch.setattr(app, "serve_reloads", lambda live, watch: opened(None))
+    monkeypatch.setattr(app.api, "serve", lambda live, public: None)
     recorded: list[str] = []
 
     async def record(action: str, **kwargs: Any) -> None:

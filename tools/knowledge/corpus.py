@@ -20,7 +20,7 @@ def _quiet(what: str) -> AbstractContextManager[None]:
 
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
-_CORPUS_LOCK = 7_310_442_002  # advisory lock: two processes starting together load the corpus once
+_CORPUS_LOCK = 7_310_442_003  # advisory lock: two processes starting together load the corpus once
 
 
 async def ensure_corpus_loaded(pool: Any, gateway: Any, announce: Announce = _quiet) -> int:
