@@ -12,7 +12,9 @@ Screenshots of every stage go to test-artifacts/browser/ (git-ignored), for a hu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -56,6 +58,7 @@ def db_url(pg_url: str) -> Iterator[str]:
     url = create_database(pg_url)
     for name in ("alice", "bob", "carol", "dave", "erin"):
         add_user(url, name, PASSWORD)
+    add_user(url, "erin", PASSWORD, role="admin")
     yield url
     drop_database(pg_url, url)
 
@@ -341,6 +344,54 @@ async def test_a_rating_given_in_the_browser_is_exported_with_its_answer(
     assert record["rating"] == "up" and record["question"] == FIRST_QUESTION, record
     assert CATEGORY_6MM in (record["answer"] or ""), record
     assert record["verdict"] is not None and record["provenance"], record
+
+
+# -- the export button on a thread, and the models configuration admins see (issue 15) ----------------------
+
+
+async def test_the_export_button_downloads_the_thread_and_an_admin_sees_the_models_hash(
+    server: Server, browser: Browser
+) -> None:
+    sha256 = hashlib.sha256((REPO_ROOT / "models.yaml").read_bytes()).hexdigest()  # the file the server reads
+    page = await log_in(browser, server.url, "erin", PASSWORD)
+    ready = time.monotonic()
+    try:
+        await expect(page.get_by_text("Models configuration")).to_be_visible(timeout=UI_MS)
+        await expect(page.locator("body")).to_contain_text(sha256, timeout=UI_MS)
+        shown_after = time.monotonic() - ready
+        await screenshot(page, ARTIFACTS, "12-admin-models-configuration")
+        await ask(page, FIRST_QUESTION, timeout_s=MODEL_TURN_S)
+        await expect(page).to_have_url(THREAD_URL, timeout=UI_MS)
+        thread_match = THREAD_URL.search(page.url)
+        assert thread_match is not None
+        thread_id = thread_match.group(1)
+        await page.get_by_role("button", name="Export conversation").last.click(timeout=UI_MS)
+        markdown = page.get_by_role("link", name="Markdown").last
+        await expect(markdown).to_be_visible(timeout=UI_MS)
+        href = await markdown.get_attribute("href")
+        assert href == f"/project/thread/{thread_id}/export?format=md", href
+        await screenshot(page, ARTIFACTS, "13-export-links")
+        downloaded = await page.request.get(server.url + href)  # erin's login cookie goes along
+        assert downloaded.status == 200 and "attachment" in downloaded.headers["content-disposition"]
+        text = await downloaded.text()
+        assert FIRST_QUESTION in text and CATEGORY_6MM in text, text
+        as_json = await (
+            await page.request.get(server.url + f"/project/thread/{thread_id}/export?format=json")
+        ).json()
+        assert as_json["owner"] == "erin" and as_json["messages"][0]["content"] == FIRST_QUESTION, as_json
+    except BaseException:
+        await screenshot(page, ARTIFACTS, "failure-erin")
+        (ARTIFACTS / "failure-server.log").write_text(server.output())
+        raise
+    finally:
+        await page.context.close()
+    clinician = await log_in(browser, server.url, "dave", PASSWORD)
+    try:  # a clinician's session, given three times as long as the admin's sidebar took, shows none of it
+        await asyncio.sleep(max(2.0, 3 * shown_after))
+        assert sha256 not in await clinician.content(), "a clinician is shown the models configuration"
+        await expect(clinician.get_by_text("Models configuration")).to_have_count(0)
+    finally:
+        await clinician.context.close()
 
 
 # -- a page on another origin, in the clinician's own browser (issue 13) ---------------------------------------
