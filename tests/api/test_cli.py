@@ -204,7 +204,7 @@ async def seed(url: str, user: str) -> None:
     nodule = {"nodule_type": "solid", "diameter_mm": 7.0, "risk": "high"}
     q1 = "Mr. Smith, MRN 12345678: 7 mm solid nodule, smoker?"
     q2 = "7mm solid nodule in a smoker: follow-up?"  # other words, same finding: same tool inputs
-    answer("t-dpo", "a1", q1, "CT in 3 months, then annual CT.", "partially_verified", nodule)
+    answer("t-dpo", "a1", q1, "CT in 3 months, then annual CT.", "partial", nodule)
     answer("t-dpo", "a2", q2, VERIFIED_REVISION, "verified", nodule)
     answer("t-lone", "a3", "Bosniak IIF cyst?", "Surgery.", "verified", {"class": "IIF"})
     answer("t-up", "a4", "MRI zones? DOB 03/14/1962", "Zone IV is the magnet room [1].", "verified", {})

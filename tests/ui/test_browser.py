@@ -58,7 +58,7 @@ def db_url(pg_url: str) -> Iterator[str]:
     url = create_database(pg_url)
     for name in ("alice", "bob", "carol", "dave", "erin"):
         add_user(url, name, PASSWORD)
-    add_user(url, "erin", PASSWORD, role="admin")
+    add_user(url, "frank", PASSWORD, role="admin")
     yield url
     drop_database(pg_url, url)
 
@@ -353,7 +353,7 @@ async def test_the_export_button_downloads_the_thread_and_an_admin_sees_the_mode
     server: Server, browser: Browser
 ) -> None:
     sha256 = hashlib.sha256((REPO_ROOT / "models.yaml").read_bytes()).hexdigest()  # the file the server reads
-    page = await log_in(browser, server.url, "erin", PASSWORD)
+    page = await log_in(browser, server.url, "frank", PASSWORD)
     ready = time.monotonic()
     try:
         await expect(page.get_by_text("Models configuration")).to_be_visible(timeout=UI_MS)
@@ -371,16 +371,16 @@ async def test_the_export_button_downloads_the_thread_and_an_admin_sees_the_mode
         href = await markdown.get_attribute("href")
         assert href == f"/project/thread/{thread_id}/export?format=md", href
         await screenshot(page, ARTIFACTS, "13-export-links")
-        downloaded = await page.request.get(server.url + href)  # erin's login cookie goes along
+        downloaded = await page.request.get(server.url + href)  # frank's login cookie goes along
         assert downloaded.status == 200 and "attachment" in downloaded.headers["content-disposition"]
         text = await downloaded.text()
         assert FIRST_QUESTION in text and CATEGORY_6MM in text, text
         as_json = await (
             await page.request.get(server.url + f"/project/thread/{thread_id}/export?format=json")
         ).json()
-        assert as_json["owner"] == "erin" and as_json["messages"][0]["content"] == FIRST_QUESTION, as_json
+        assert as_json["owner"] == "frank" and as_json["messages"][0]["content"] == FIRST_QUESTION, as_json
     except BaseException:
-        await screenshot(page, ARTIFACTS, "failure-erin")
+        await screenshot(page, ARTIFACTS, "failure-frank")
         (ARTIFACTS / "failure-server.log").write_text(server.output())
         raise
     finally:
@@ -474,8 +474,8 @@ async def test_a_report_is_answered_with_a_rendered_table(
     """Several findings in one message: the answer leads with the table, rendered as an HTML table."""
     from tests.agent.test_reports import EXPECTED, REPORT
 
-    add_user(db_url, "erin", PASSWORD)
-    page = await log_in(browser, server.url, "erin", PASSWORD)
+    add_user(db_url, "gina", PASSWORD)
+    page = await log_in(browser, server.url, "gina", PASSWORD)
     try:
         await ask(page, REPORT, timeout_s=MODEL_TURN_S)
         table = last_answer(page).locator("table").first
