@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tools.classify.negation import pre_negated
+from tools.classify.negation import negated_mention, pre_negated
 
 _UNIT_MM = {
     "mm": 1.0,
@@ -98,6 +98,11 @@ def is_negated(text: str, start: int, window: int = 40) -> bool:
     exclude", "not only") are not negations, and a terminator ("but", "however", a comma) ends the scope.
     """
     return pre_negated(text, start, window)
+
+
+def is_negated_mention(text: str, start: int, end: int) -> bool:
+    """Like `is_negated`, and also negated by a post-negation right after it ("capsule is not seen")."""
+    return negated_mention(text, start, end)
 
 
 def find_term(text: str, patterns: Iterable[str], *, allow_negated: bool = False) -> re.Match[str] | None:
