@@ -43,6 +43,9 @@ from tools.classify.text import is_negated
         ("Without contrast, a 2 cm adrenal nodule or mass measures 8 HU.", "adrenal", False),
         ("No hydronephrosis, which is new, or stones.", "new", False),
         ("No APHE; washout or capsule.", "capsule", False),
+        ("Without prior imaging, a 6 mm nodule or mass is seen.", "nodule", False),
+        ("Without prior imaging, 6 mm nodule or mass.", "mm", False),
+        ("No effusion, 6 mm nodule or mass in the right lower lobe.", "mm", False),
     ],
 )
 def test_negation_scopes_over_a_coordinated_list(text: str, term: str, negated: bool) -> None:

@@ -179,7 +179,10 @@ _ITEM_STOP_WORDS: tuple[str, ...] = (
 )  # fmt: skip
 _ITEM_STOP = _alternation((*TERMINATION, *_ITEM_STOP_WORDS))
 _WORD = rf"(?!(?:{_ITEM_STOP})\b)[\w/-]+"
-_ITEM = rf"{_WORD}(?:[ \t]+{_WORD}){{0,3}}"
+# A list item is a bare noun phrase: an article or a number starts a new subject ("Without prior imaging,
+# a 6 mm nodule or mass ..."), not another listed feature.
+_ITEM_WORD = rf"(?!(?:{_ITEM_STOP}|a|an|the|this|these|that|those|it)\b)(?!\d)[\w/-]+"
+_ITEM = rf"{_ITEM_WORD}(?:[ \t]+{_ITEM_WORD}){{0,3}}"
 
 
 def _list(conjunctions: str) -> str:
