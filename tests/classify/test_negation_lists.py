@@ -103,3 +103,28 @@ def test_li_rads_negated_feature_list_is_lr3(text: str) -> None:
 )
 def test_li_rads_controls_keep_their_category(text: str, category: str) -> None:
     assert _li_rads(text)[1] == category
+
+
+def test_li_rads_structured_absent_is_negated() -> None:
+    text = "Cirrhosis. 15 mm observation with nonrim APHE. Washout: absent. Capsule: present."
+    inputs, category = _li_rads(text)
+    assert inputs.get("washout") is False
+    assert inputs.get("capsule") is True
+    assert category == "LR-4"
+
+
+def test_li_rads_no_a_and_b_leaves_b_open() -> None:
+    # "no washout and capsule": capsule negated or stated? LR-3 vs LR-4 - ask rather than guess.
+    ex = li_rads_extract("Cirrhosis. 15 mm observation with nonrim APHE, no washout and capsule.")
+    assert ex.inputs.get("washout") is False
+    assert "capsule" not in ex.inputs
+    assert "capsule" in ex.undetermined
+    assert li_rads(LiRadsInput(**ex.inputs)).category is None
+
+
+def test_li_rads_no_a_and_b_present_is_not_ambiguous() -> None:
+    inputs, category = _li_rads(
+        "Cirrhosis. 15 mm observation with nonrim APHE, no washout and capsule present."
+    )
+    assert inputs.get("capsule") is True
+    assert category == "LR-4"

@@ -182,7 +182,7 @@ _WORD = rf"(?!(?:{_ITEM_STOP})\b)[\w/-]+"
 # A list item is a bare noun phrase: an article or a number starts a new subject ("Without prior imaging,
 # a 6 mm nodule or mass ..."), not another listed feature.
 _ITEM_WORD = rf"(?!(?:{_ITEM_STOP}|a|an|the|this|these|that|those|it)\b)(?!\d)[\w/-]+"
-_ITEM = rf"{_ITEM_WORD}(?:[ \t]+{_ITEM_WORD}){{0,3}}"
+_ITEM = rf"{_ITEM_WORD}(?:[ \t]+{_ITEM_WORD}){{0,3}}(?![\w/-])"
 
 
 def _list(conjunctions: str) -> str:
@@ -190,6 +190,13 @@ def _list(conjunctions: str) -> str:
 
 
 _PRE_LIST = re.compile(rf"\b(?P<t>{_alternation(PRE_NEGATION)})[ \t]+{_list('and/or|or|nor')}", re.IGNORECASE)
+# "no A and B": B may be negated ("no washout and capsule") or stated ("no washout and capsule present" is
+# not a list, but "and" may begin a new clause); neither reading is safe, so callers can leave it open.
+_PRE_AND_LIST = re.compile(
+    rf"\b(?P<t>{_alternation(PRE_NEGATION)})[ \t]+{_list('and')}"
+    r"(?![ \t]+(?:is|are|was|were|present|seen|noted|identified|demonstrated|shows|showing|has|have)\b)",
+    re.IGNORECASE,
+)
 # After the list, "and" is safe too: "washout and capsule are not seen".
 _POST_LIST = re.compile(
     rf"(?<![\w/-]){_list('and/or|and|or|nor')}[ \t]+(?:(?:is|are|was|were)[ \t]+)?(?P<t>{_alternation(POST_NEGATION)})\b",
@@ -197,14 +204,15 @@ _POST_LIST = re.compile(
 )
 
 
-def _list_trigger(text: str, start: int, post: bool) -> str | None:
+def _list_trigger(text: str, start: int, post: bool, pattern: re.Pattern[str] | None = None) -> str | None:
     """The trigger of a negated coordinated list that `start` lies in, within start's clause."""
     masked = _masked_cached(text) if len(text) < 20000 else _masked(text)
     ends = [m.end() for m in _CLAUSE_END.finditer(masked, max(0, start - 200), start)]
     lo = ends[-1] if ends else max(0, start - 200)
     stop = _CLAUSE_END.search(masked, start, start + 200)
     hi = stop.start() if stop else min(len(masked), start + 200)
-    pattern = _POST_LIST if post else _PRE_LIST
+    if pattern is None:
+        pattern = _POST_LIST if post else _PRE_LIST
     pos = lo
     while pos < hi:
         m = pattern.search(masked, pos, hi)
@@ -259,6 +267,20 @@ _POST_CLOSE = re.compile(
 )
 
 
+# Structured reports: "Washout: absent", "Capsule: no".
+_COLON_NEGATIVE = re.compile(
+    r"[ \t]*:[ \t]*(?:absent|none|no|not\s+(?:seen|present|identified|visualized)|negative)\b(?![ \t]*[\w-])",
+    re.IGNORECASE,
+)
+
+
+def negation_ambiguous(text: str, start: int) -> bool:
+    """The mention is a later member of "no A and B": negated or stated, the text does not settle which."""
+    if pre_negated(text, start):
+        return False
+    return _list_trigger(text, start, post=False, pattern=_PRE_AND_LIST) is not None
+
+
 def negated_mention(text: str, start: int, end: int) -> bool:
     """Pre-negated, or closely post-negated ("capsule is not seen", "washout, capsule or growth not seen").
 
@@ -268,7 +290,11 @@ def negated_mention(text: str, start: int, end: int) -> bool:
     if pre_negated(text, start):
         return True
     masked = _masked_cached(text) if len(text) < 20000 else _masked(text)
-    return _POST_CLOSE.match(masked, end) is not None or _list_trigger(text, start, post=True) is not None
+    return (
+        _POST_CLOSE.match(masked, end) is not None
+        or _COLON_NEGATIVE.match(masked, end) is not None
+        or _list_trigger(text, start, post=True) is not None
+    )
 
 
 def negation_trigger(text: str, start: int, end: int) -> str | None:

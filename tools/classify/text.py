@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tools.classify.negation import negated_mention, pre_negated
+from tools.classify.negation import negated_mention, negation_ambiguous, pre_negated
 
 _UNIT_MM = {
     "mm": 1.0,
@@ -103,6 +103,16 @@ def is_negated(text: str, start: int, window: int = 40) -> bool:
 def is_negated_mention(text: str, start: int, end: int) -> bool:
     """Like `is_negated`, and also negated by a post-negation right after it ("capsule is not seen")."""
     return negated_mention(text, start, end)
+
+
+def mention_readings(text: str, start: int, end: int) -> tuple[bool, ...]:
+    """Whether the mention is stated: (True,), (False,) when negated, (True, False) when the text is ambiguous
+    ("no washout and capsule": capsule negated or stated)."""
+    if negated_mention(text, start, end):
+        return (False,)
+    if negation_ambiguous(text, start):
+        return (True, False)
+    return (True,)
 
 
 def find_term(text: str, patterns: Iterable[str], *, allow_negated: bool = False) -> re.Match[str] | None:
