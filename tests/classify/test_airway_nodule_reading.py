@@ -35,6 +35,11 @@ def _lung_rads(text: str) -> tuple[dict[str, object], str | None]:
         ("Baseline screening LDCT: 5 mm endobronchial nodule, segmental.", "segmental_or_proximal"),
         ("Baseline screening LDCT: 5 mm nodule in the bronchus intermedius.", "segmental_or_proximal"),
         ("Baseline screening LDCT: 5 mm solid nodule in a subsegmental bronchus.", "subsegmental"),
+        (
+            "Baseline screening LDCT: 5 mm solid nodule within the lumen of a subsegmental bronchus.",
+            "subsegmental",
+        ),
+        ("Baseline screening LDCT: 5 mm nodule in the right lower lobe bronchus.", "segmental_or_proximal"),
     ],
 )
 def test_nodule_in_a_bronchus_is_an_airway_nodule(text: str, level: str) -> None:

@@ -222,7 +222,7 @@ AIRWAY = (
     r"\b(?:endobronchial|intrabronchial)\b(?!\s+(?:valves?|stents?|coils?|ultrasound|biopsy|blockers?))",
     r"\bintraluminal\s+(?:airway|bronch\w*|trache\w*)",
     r"\b(?:nodules?|lesions?|masse?s?|opacity|opacities)\s+(?:(?:is|are|located|seen|lying|situated)\s+)?"
-    rf"(?:in|within|inside)\s+(?:the\s+|a\s+|an\s+)?(?:(?!{_AIRWAY_NEAR}\b)[\w-]+\s+){{0,3}}?"
+    rf"(?:in|within|inside)\s+(?:the\s+|a\s+|an\s+)?(?:(?!{_AIRWAY_NEAR}\b)[\w-]+\s+){{0,4}}?"
     r"(?:bronch(?:us|i)|trachea|airways?)\b",
 )
 # Level of an airway nodule (Lung-RADS v2022 splits subsegmental from segmental or more proximal).
