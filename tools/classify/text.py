@@ -116,19 +116,23 @@ def mention_readings(text: str, start: int, end: int) -> tuple[bool, ...]:
 
 
 def find_term(text: str, patterns: Iterable[str], *, allow_negated: bool = False) -> re.Match[str] | None:
-    """Return the first match of any pattern that is not negated (case-insensitive, word-bounded by the caller)."""
+    """Return the first match of any pattern that is not negated (case-insensitive, word-bounded by the caller).
+
+    Negated before ("no spiculation") or right after ("spiculation is not seen", "microcalcifications are
+    absent"): a feature read as present from a sentence that denies it would raise the category.
+    """
     for pattern in patterns:
         for m in re.finditer(pattern, text, re.IGNORECASE):
-            if allow_negated or not is_negated(text, m.start()):
+            if allow_negated or not negated_mention(text, m.start(), m.end()):
                 return m
     return None
 
 
 def find_negated_term(text: str, patterns: Iterable[str]) -> re.Match[str] | None:
-    """Return the first match of any pattern that IS negated ("no washout")."""
+    """Return the first match of any pattern that IS negated ("no washout", "washout is not seen")."""
     for pattern in patterns:
         for m in re.finditer(pattern, text, re.IGNORECASE):
-            if is_negated(text, m.start()):
+            if negated_mention(text, m.start(), m.end()):
                 return m
     return None
 
