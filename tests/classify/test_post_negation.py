@@ -59,3 +59,24 @@ def test_a_feature_denied_after_it_is_absent(system: str, text: str, expected: s
 def test_denied_echogenic_foci_never_give_tr5(text: str) -> None:
     # ACR TI-RADS 2017: solid 2 + hypoechoic 2 = 4 points (TR4) without foci; punctate foci (+3) would give TR5.
     assert category("ti_rads", text) in (None, "TR4")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # LI-RADS v2018: 15 mm (10-19 mm) nonrim APHE with one additional major feature (capsule) = LR-4;
+        # without it LR-3. A capsule "not seen on the prior" is a new capsule, stated now.
+        (
+            "Cirrhosis. 15 mm observation with nonrim APHE and enhancing capsule, not seen on the prior exam. No washout.",
+            "LR-4",
+        ),
+        (
+            "Cirrhosis. 15 mm observation with nonrim APHE; enhancing capsule not seen previously. No washout.",
+            "LR-4",
+        ),
+    ],
+)
+def test_not_seen_on_the_prior_means_new_not_absent(text: str, expected: str) -> None:
+    from tools.classify import li_rads
+
+    assert li_rads.classify(li_rads.LiRadsInput(**li_rads.extract(text).inputs)).category == expected
