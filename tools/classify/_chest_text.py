@@ -209,6 +209,41 @@ def read_screening(text: str) -> tuple[bool, str] | None:
     return _yes_no(yes, no)
 
 
+# An airway (endobronchial) nodule: Lung-RADS v2022 has its own rows for it, Fleischner 2017 does not cover
+# it. "in a segmental bronchus", "within the trachea", "endobronchial", "intraluminal airway"; not a
+# nodule next to an airway ("peribronchial", "adjacent to a bronchus") and not a device ("endotracheal
+# tube", "endobronchial valve").
+_AIRWAY_NEAR = (
+    r"(?:with|and|near|adjacent|abutting|along|next|to|around|surrounding|encasing|narrowing|obstructing)"
+)
+AIRWAY = (
+    r"\b(?:endobronchial|endoluminal|endotracheal|intraluminal|intrabronchial|intratracheal|airway|tracheal)"
+    r"\s+(?:nodules?|lesions?|masse?s?)\b",
+    r"\b(?:endobronchial|intrabronchial)\b(?!\s+(?:valves?|stents?|coils?|ultrasound|biopsy|blockers?))",
+    r"\bintraluminal\s+(?:airway|bronch\w*|trache\w*)",
+    r"\b(?:nodules?|lesions?|masse?s?|opacity|opacities)\s+(?:(?:is|are|located|seen|lying|situated)\s+)?"
+    rf"(?:in|within|inside)\s+(?:the\s+|a\s+|an\s+)?(?:(?!{_AIRWAY_NEAR}\b)[\w-]+\s+){{0,4}}?"
+    r"(?:bronch(?:us|i)|trachea|airways?)\b",
+)
+# Level of an airway nodule (Lung-RADS v2022 splits subsegmental from segmental or more proximal).
+AIRWAY_SUBSEGMENTAL = (r"\bsub-?segmental\b",)
+AIRWAY_PROXIMAL = (
+    r"\bsegmental\b",
+    r"\blobar\b",
+    r"\blobe\s+bronch(?:us|i)\b",
+    r"\bmain(?:stem)?\s+bronch\w*",
+    r"\btrache\w*",
+    r"\bbronchus\s+intermedius\b",
+    r"\bmore\s+proximal\b",
+)
+
+
+def read_airway_nodule(text: str) -> tuple[bool, str] | None:
+    """(True, evidence) when a nodule is stated to lie in an airway; None otherwise (never False)."""
+    m = find_term(text, AIRWAY)
+    return (True, m.group(0)) if m else None
+
+
 _IMMUNO = (
     r"\bimmuno-?(?:compromised|suppressed|suppression|deficient|deficiency)\b",
     r"\b(?:organ|renal|kidney|liver|lung|heart|bone\s+marrow|stem[- ]cell)\s+transplant\w*",

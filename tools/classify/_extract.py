@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from tools.classify._decide import Problems
 from tools.classify.base import ClassificationResult, Extraction
-from tools.classify.text import clause_evidence, find_negated_term, find_term, is_negated
+from tools.classify.text import clause_evidence, find_negated_term, find_term, is_negated_mention
 
 _I = re.IGNORECASE
 
@@ -96,7 +96,11 @@ class Reading:
     def matches(self, patterns: Iterable[str], *, negated: bool | None = False) -> list[re.Match[str]]:
         """Matches of any pattern: stated ones (negated=False), negated ones (True) or all (None)."""
         found = [m for p in patterns for m in re.finditer(p, self.norm, _I)]
-        return [m for m in found if negated is None or is_negated(self.norm, m.start()) == negated]
+        return [
+            m
+            for m in found
+            if negated is None or is_negated_mention(self.norm, m.start(), m.end()) == negated
+        ]
 
     def finish(
         self, system: str, model: type[BaseModel], decide: Callable[[Any], ClassificationResult]

@@ -16,7 +16,7 @@ Category labels (the table row that fired), exactly as returned:
   multiple:    "subsolid, multiple, <6 mm" | "subsolid, multiple, >=6 mm"
 
 Out of scope (-> not_applicable): age < 35, lung-cancer screening (Lung-RADS), immunocompromised,
-known primary cancer. Scope fields left empty are assumed in scope and listed in the caveats.
+known primary cancer, a nodule in an airway (endobronchial). Scope fields left empty are assumed in scope and listed in the caveats.
 
 The text readers for chest CT findings (`read_nodule_type`, `read_sizes`, ...) live in `_chest_text`,
 shared with Lung-RADS.
@@ -36,6 +36,7 @@ from tools.classify._chest_text import (
     SUSPICIOUS_MORPHOLOGY,
     put_nodule_size,
     read_age,
+    read_airway_nodule,
     read_count,
     read_immunocompromised,
     read_known_cancer,
@@ -201,6 +202,10 @@ class FleischnerInput(BaseModel):
     screening: bool | None = Field(default=None, description="Found on a lung-cancer screening CT.")
     immunocompromised: bool | None = Field(default=None, description="Patient is immunocompromised.")
     known_cancer: bool | None = Field(default=None, description="Patient has a known primary cancer.")
+    airway_nodule: bool | None = Field(
+        default=None,
+        description="The nodule lies in an airway (endobronchial, tracheal): not covered by Fleischner 2017.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FleischnerInput:
@@ -303,6 +308,11 @@ def _out_of_scope(inp: FleischnerInput) -> str | None:
         reasons.append("lung-cancer screening CT: use ACR Lung-RADS v2022 (tool 'lung_rads')")
     if inp.immunocompromised:
         reasons.append("immunocompromised patient: Fleischner 2017 does not apply; manage individually")
+    if inp.airway_nodule:
+        reasons.append(
+            "airway (endobronchial) nodule: Fleischner 2017 covers parenchymal nodules only; "
+            "manage individually (bronchoscopy is often considered)"
+        )
     if inp.known_cancer:
         reasons.append(
             "known primary cancer: Fleischner 2017 does not apply; "
@@ -404,6 +414,7 @@ def extract(text: str) -> Extraction:
     found.put("screening", read_screening(text))
     found.put("immunocompromised", read_immunocompromised(text))
     found.put("known_cancer", read_known_cancer(text))
+    found.put("airway_nodule", read_airway_nodule(text))
     sizes = read_sizes(text)
     put_nodule_size(found, sizes, single_name="diameter_mm")
     if sizes.solid_component is not None:
@@ -495,5 +506,14 @@ def classify(inp: FleischnerInput) -> ClassificationResult:
 
 
 def _scope_inputs(inp: FleischnerInput) -> dict[str, Any]:
-    names = ("nodule_type", "count", "risk", "age", "screening", "immunocompromised", "known_cancer")
+    names = (
+        "nodule_type",
+        "count",
+        "risk",
+        "age",
+        "screening",
+        "immunocompromised",
+        "known_cancer",
+        "airway_nodule",
+    )
     return {name: getattr(inp, name) for name in names if getattr(inp, name) is not None}

@@ -31,7 +31,13 @@ from tools.classify._decide import explore, need, presence_changes, reject_bool
 from tools.classify._extract import Reading, snippet
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.conditional import ReadAsAbsent
-from tools.classify.text import Measurement, find_measurements, is_negated
+from tools.classify.text import (
+    Measurement,
+    find_measurements,
+    is_negated,
+    is_negated_mention,
+    mention_readings,
+)
 from tools.registry import CategorySpelling, tool
 
 GUIDELINE = "ACR LI-RADS v2018 (CT/MRI)"
@@ -473,9 +479,12 @@ class _Reader(Reading):
         super().__init__(text, _NON_PREFIX.sub("non_", text))
 
     def flag(self, key: str, patterns: Iterable[str]) -> None:
-        """Stated -> True, only negated -> False, both -> unsettled."""
+        """Stated -> True, only negated -> False, both (or an ambiguous "no A and B") -> unsettled."""
         found = [
-            (not is_negated(self.norm, m.start()), m) for p in patterns for m in re.finditer(p, self.norm, _I)
+            (stated, m)
+            for p in patterns
+            for m in re.finditer(p, self.norm, _I)
+            for stated in mention_readings(self.norm, m.start(), m.end())
         ]
         self.settle(key, found)
 
@@ -487,7 +496,7 @@ class _Reader(Reading):
                     m
                     for p in patterns
                     for m in re.finditer(p, self.norm, _I)
-                    if not is_negated(self.norm, m.start())
+                    if not is_negated_mention(self.norm, m.start(), m.end())
                 ),
                 None,
             )
@@ -644,21 +653,21 @@ def _read_aphe(r: _Reader) -> None:
 def _read_washout_capsule(r: _Reader) -> None:
     washout: list[tuple[Any, re.Match[str]]] = []
     for m in _WASHOUT.finditer(r.norm):
-        negated = is_negated(r.norm, m.start())
+        negated = is_negated_mention(r.norm, m.start(), m.end())
         if (m.group("q") or "").lower().startswith("peripheral"):
             if not negated:
                 r.add("targetoid_features", "peripheral_washout", m.start(), m.end())
             continue
-        washout.append((not negated, m))
+        washout.extend((stated, m) for stated in mention_readings(r.norm, m.start(), m.end()))
     r.settle("washout", washout)
     capsule: list[tuple[Any, re.Match[str]]] = []
     for m in _CAPSULE.finditer(r.norm):
-        negated = is_negated(r.norm, m.start())
+        negated = is_negated_mention(r.norm, m.start(), m.end())
         if m.group("q"):
             if not negated:
                 r.add("ancillary_malignancy", "nonenhancing_capsule", m.start(), m.end())
             continue
-        capsule.append((not negated, m))
+        capsule.extend((stated, m) for stated in mention_readings(r.norm, m.start(), m.end()))
     r.settle("capsule", capsule)
 
 
@@ -691,7 +700,11 @@ def _read_growth_and_size(r: _Reader) -> None:
 
 
 def _read_features(r: _Reader) -> None:
-    tiv = [(not is_negated(r.norm, m.start()), m) for p in _TIV for m in re.finditer(p, r.norm, _I)]
+    tiv = [
+        (not is_negated_mention(r.norm, m.start(), m.end()), m)
+        for p in _TIV
+        for m in re.finditer(p, r.norm, _I)
+    ]
     r.settle("tumor_in_vein", tiv)
     unclassifiable = re.search(r"\b(?:not\s+categori[sz]able|cannot\s+be\s+categori[sz]ed)\b", r.norm, _I)
     if unclassifiable is not None:  # the phrase carries its own "not": no negation check

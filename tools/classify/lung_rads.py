@@ -26,7 +26,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.classify._chest_text import put_nodule_size, read_nodule_type, read_screening, read_sizes
+from tools.classify._chest_text import (
+    AIRWAY_PROXIMAL,
+    AIRWAY_SUBSEGMENTAL,
+    put_nodule_size,
+    read_airway_nodule,
+    read_nodule_type,
+    read_screening,
+    read_sizes,
+)
 from tools.classify._decide import Problems, axes_problems, mean_of_axes, refuse
 from tools.classify._extract import Found
 from tools.classify.base import ClassificationResult, Extraction
@@ -752,7 +760,6 @@ def classify(inp: LungRadsInput) -> ClassificationResult:
 
 # --- reading screening findings ------------------------------------------------------------------
 
-_AIRWAY = (r"\b(?:endobronchial|endotracheal|intraluminal|airway)\s+(?:nodule|lesion|mass)\b",)
 _NO_NODULES = (r"\bno\s+(?:pulmonary\s+|lung\s+)?nodules?\b",)
 _CYST = (r"\bcysts?\b",)
 _FLAGS: dict[str, tuple[str, ...]] = {
@@ -834,9 +841,9 @@ _BENIGN_SHAPE = (
 
 
 def _read_finding(text: str) -> tuple[str, str] | None:
-    airway = find_term(text, _AIRWAY)
+    airway = read_airway_nodule(text)
     if airway:
-        return "airway_nodule", airway.group(0)
+        return "airway_nodule", airway[1]
     none = find_term(text, _NO_NODULES, allow_negated=True)
     if none and not re.search(r"\bnodules?\b", text[none.end() :], re.IGNORECASE):
         return "no_nodules", none.group(0)
@@ -903,18 +910,8 @@ def _read_extras(text: str, found: Found) -> None:
         else:
             found.ambiguous.add("juxtapleural_benign")
     if finding == "airway_nodule":
-        level = find_term(text, (r"\bsub-?segmental\b",))
-        proximal = find_term(
-            text,
-            (
-                r"\bsegmental\b",
-                r"\blobar\b",
-                r"\bmain(?:stem)?\s+bronch\w*",
-                r"\btrache\w*",
-                r"\bbronchus\s+intermedius\b",
-                r"\bmore\s+proximal\b",
-            ),
-        )
+        level = find_term(text, AIRWAY_SUBSEGMENTAL)
+        proximal = find_term(text, AIRWAY_PROXIMAL)
         if level and not proximal:
             found.put("airway_level", ("subsegmental", level.group(0)))
         elif proximal and not level:

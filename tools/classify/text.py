@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tools.classify.negation import pre_negated
+from tools.classify.negation import negated_mention, negation_ambiguous, pre_negated
 
 _UNIT_MM = {
     "mm": 1.0,
@@ -100,20 +100,39 @@ def is_negated(text: str, start: int, window: int = 40) -> bool:
     return pre_negated(text, start, window)
 
 
+def is_negated_mention(text: str, start: int, end: int) -> bool:
+    """Like `is_negated`, and also negated by a post-negation right after it ("capsule is not seen")."""
+    return negated_mention(text, start, end)
+
+
+def mention_readings(text: str, start: int, end: int) -> tuple[bool, ...]:
+    """Whether the mention is stated: (True,), (False,) when negated, (True, False) when the text is ambiguous
+    ("no washout and capsule": capsule negated or stated)."""
+    if negated_mention(text, start, end):
+        return (False,)
+    if negation_ambiguous(text, start):
+        return (True, False)
+    return (True,)
+
+
 def find_term(text: str, patterns: Iterable[str], *, allow_negated: bool = False) -> re.Match[str] | None:
-    """Return the first match of any pattern that is not negated (case-insensitive, word-bounded by the caller)."""
+    """Return the first match of any pattern that is not negated (case-insensitive, word-bounded by the caller).
+
+    Negated before ("no spiculation") or right after ("spiculation is not seen", "microcalcifications are
+    absent"): a feature read as present from a sentence that denies it would raise the category.
+    """
     for pattern in patterns:
         for m in re.finditer(pattern, text, re.IGNORECASE):
-            if allow_negated or not is_negated(text, m.start()):
+            if allow_negated or not negated_mention(text, m.start(), m.end()):
                 return m
     return None
 
 
 def find_negated_term(text: str, patterns: Iterable[str]) -> re.Match[str] | None:
-    """Return the first match of any pattern that IS negated ("no washout")."""
+    """Return the first match of any pattern that IS negated ("no washout", "washout is not seen")."""
     for pattern in patterns:
         for m in re.finditer(pattern, text, re.IGNORECASE):
-            if is_negated(text, m.start()):
+            if negated_mention(text, m.start(), m.end()):
                 return m
     return None
 
