@@ -58,7 +58,7 @@ def main() -> None:
             env.pop("DATABASE_URL", None)
             env.pop("RADASSIST_DRAFT_WITH_DEMO_MODELS", None)
             if name in SETUP:
-                subprocess.run([RADASSIST, *SETUP[name]], env=env, input="bench-cli-password-7\n", text=True,
+                subprocess.run([RADASSIST, *SETUP[name]], env=env, input="timing-run-password-7\n", text=True,
                                capture_output=True, check=True, timeout=900)  # fmt: skip
             cold_wall, cold_before = timed(command, env)
             warm = [timed(command, env) for _ in range(args.runs)]
