@@ -136,18 +136,15 @@ class LiveAssistant:
 
     async def _audit(self, trigger: str, client: str, result: audit.Result, detail: dict[str, Any]) -> None:
         config = self._current
-        try:
-            await audit.record(
-                config.runtime.pool,
-                actor="system",
-                client=client,
-                action="models.reload",
-                target=str(config.source),
-                result=result,
-                detail={**detail, "trigger": trigger, "instance": self.instance},
-            )
-        except Exception as exc:  # the reload's outcome stands; say the record is missing
-            log.error("audit record models.reload not written: %s", type(exc).__name__)
+        await audit.record_or_log(  # the reload's outcome stands whatever happens to the record
+            config.runtime.pool,
+            actor="system",
+            client=client,
+            action="models.reload",
+            target=str(config.source),
+            result=result,
+            detail={**detail, "trigger": trigger, "instance": self.instance},
+        )
 
     async def _release_idle(self) -> None:
         """Forget retired configurations without turns; free local models no remaining one uses."""

@@ -176,19 +176,15 @@ def _client(request: Request) -> str:
 async def _audit(
     request: Request, action: str, actor: str, result: audit.Result, target: str = "", **detail: Any
 ) -> None:
-    service = _svc()
-    try:
-        await audit.record(
-            service.live.current.runtime.pool,
-            actor=actor,
-            client=_client(request),
-            action=action,
-            target=target,
-            result=result,
-            detail=detail,
-        )
-    except Exception as exc:
-        log.error("audit record %r not written: %s", action, type(exc).__name__)
+    await audit.record_or_log(
+        _svc().live.current.runtime.pool,
+        actor=actor,
+        client=_client(request),
+        action=action,
+        target=target,
+        result=result,
+        detail=detail,
+    )
 
 
 _REFUSALS = {

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -130,26 +128,13 @@ def _rows(url: str) -> Iterator[dict[str, Any]]:
 
 def write_export(url: str, out: Path, lines: Iterable[dict[str, Any]] | None = None) -> int:
     """Write the export (every rating, or the given lines) atomically; return the number of lines."""
-    out = out.expanduser()
-    directory = out.resolve().parent
-    if not directory.is_dir():
-        from common.errors import RadassistError
+    from common.files import private_output
 
-        raise RadassistError(f"--out {out}: directory {directory} does not exist")
-    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")  # mode 0600
-    temp = Path(temp_name)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in export_records(url) if lines is None else lines:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with private_output(out) as handle:
+        for record in export_records(url) if lines is None else lines:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

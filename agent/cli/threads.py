@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -97,19 +95,7 @@ async def _load(url: str, thread_id: str):  # type: ignore[no-untyped-def]
 
 def _write_private(out: Path, text: str) -> None:
     """Mode 0600, through a temporary file renamed into place: all or nothing."""
-    from common.errors import RadassistError
+    from common.files import private_output
 
-    out = out.expanduser()
-    directory = out.resolve().parent
-    if not directory.is_dir():
-        raise RadassistError(f"--out {out}: directory {directory} does not exist")
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with private_output(out) as handle:
+        handle.write(text)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -33,8 +33,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from common.errors import RadassistError
+from common.files import private_output
 
+log = logging.getLogger(__name__)
 Result = Literal["success", "failure", "denied"]
 GENESIS = "0" * 64  # the "previous hash" of record 1
 _LOCK = 7_310_442_002  # advisory lock key: one writer at a time extends the chain
@@ -140,6 +141,26 @@ async def record(
     return entry
 
 
+async def record_or_log(
+    pool: AsyncConnectionPool,
+    *,
+    actor: str,
+    client: str,
+    action: str,
+    target: str = "",
+    result: Result = "success",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """`record`, for callers whose own outcome stands whatever happens to the trail (a login, a reload, an API
+    call): a failure to write is logged (the action and the error type, no details), never raised."""
+    try:
+        await record(
+            pool, actor=actor, client=client, action=action, target=target, result=result, detail=detail
+        )
+    except Exception as exc:
+        log.error("audit record %r not written: %s", action, type(exc).__name__)
+
+
 def record_sync(
     conn: psycopg.Connection,
     *,
@@ -210,23 +231,11 @@ def verify(conn: psycopg.Connection, *, max_problems: int = 20) -> Verification:
 
 def export(conn: psycopg.Connection, out: Path, since: datetime | None = None) -> int:
     """Write the records since `since` as JSON lines (mode 0600, all or nothing); return how many."""
-    out = out.expanduser()
-    directory = out.resolve().parent
-    if not directory.is_dir():
-        raise RadassistError(f"--out {out}: directory {directory} does not exist")
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)  # mode 0600
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file, conn.transaction():
-            for entry in _rows(conn, since):
-                file.write(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True) + "\n")
-                count += 1
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with private_output(out) as file, conn.transaction():
+        for entry in _rows(conn, since):
+            file.write(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
     return count
 
 

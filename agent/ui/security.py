@@ -139,18 +139,15 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append to the audit trail; a failure to write is logged (without details), never shown to the user."""
-    try:
-        await audit.record(
-            await _layer.pool(),
-            actor=actor,
-            client=client_address(),
-            action=action,
-            target=target,
-            result=result,
-            detail=detail,
-        )
-    except Exception as exc:
-        log.error("audit record %r not written: %s", action, type(exc).__name__)
+    await audit.record_or_log(
+        await _layer.pool(),
+        actor=actor,
+        client=client_address(),
+        action=action,
+        target=target,
+        result=result,
+        detail=detail,
+    )
 
 
 # -- Chainlit's own settings: origins, cookies, token lifetime, docs --------------------------------------
