@@ -31,21 +31,21 @@ def resolve_gguf(target: str, *, base: Path | None, model_dir: Path | None, chec
             return assembled  # verified by the cached digest: no 250 MB re-hash per call
         with step(f"assembling the bundled model {name} into {assembled.parent} (first run)"):
             return Path(package.assemble(assembled, overwrite=True))  # assemble() verifies the sha256
-    path = Path(os.path.expanduser(target))
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    if not path.is_file():
-        raise RadassistError(f"GGUF file not found: {path}")
-    return path
+    return _existing_file(target, base, "GGUF file")
 
 
 def resolve_adapter(path_text: str, *, base: Path | None) -> Path:
     """A LoRA adapter GGUF named by `lora_path` (absolute, or relative to models.yaml); it must exist."""
+    return _existing_file(path_text, base, "LoRA adapter file")
+
+
+def _existing_file(path_text: str, base: Path | None, what: str) -> Path:
+    """A file named in models.yaml: `~` expanded, relative to `base` (the file's folder); it must exist."""
     path = Path(os.path.expanduser(path_text))
     if not path.is_absolute() and base is not None:
         path = base / path
     if not path.is_file():
-        raise RadassistError(f"LoRA adapter file not found: {path}")
+        raise RadassistError(f"{what} not found: {path}")
     return path
 
 
