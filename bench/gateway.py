@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from common import offline
 
@@ -60,15 +61,19 @@ async def overhead(home: Path) -> dict[str, float]:
     gateway = Gateway.from_file(REPO_ROOT / "models.yaml", model_dir=home / "models")
     params = gateway.config.entry("default").litellm_params
     loaded = gateway.llamacpp.load(params.model, params.model_dump())
-    from agent.gateway.llamacpp import _messages_for
+    from agent.gateway.llamacpp import _messages_for, on_compute_thread
 
     direct_messages = _messages_for(loaded, MESSAGES)
     sampling = {"max_tokens": MAX_TOKENS, "temperature": 0.0, "seed": 1}
 
     def direct() -> int:
-        with loaded.lock:
-            out = loaded.llm.create_chat_completion(messages=direct_messages, **sampling)
-        return int(out["usage"]["completion_tokens"])
+        def generate() -> Any:
+            with loaded.lock:
+                return loaded.llm.create_chat_completion(messages=direct_messages, **sampling)
+
+        # On the provider's compute thread, as the gateway's own calls: another calling thread would give
+        # llama.cpp a second OpenMP team and slow both paths (agent/gateway/llamacpp.py).
+        return int(on_compute_thread(generate)["usage"]["completion_tokens"])
 
     async def routed() -> int:
         response = await gateway.router.acompletion(model="default", messages=MESSAGES, **sampling)

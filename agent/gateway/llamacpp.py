@@ -8,8 +8,14 @@ the model) and `lora_scale` (default 1.0) apply a fine-tuned adapter on top of t
 load options, so aliases with different adapters (or scales) get their own loaded model, and aliases
 with the same base, adapter and options share one.
 
-A `Llama` object is not thread-safe, so each loaded model has one lock; blocking work runs in worker
-threads so the event loop stays free, and a cancelled stream stops generation within one token.
+A `Llama` object is not thread-safe, so each loaded model has one lock; a cancelled stream stops
+generation within one token. Every evaluation runs on one dedicated OS thread (`on_compute_thread`), so
+the event loop stays free and llama.cpp's OpenMP has one team of `n_threads`. Each OS thread that
+enters llama.cpp gets a team of its own; once the process holds more OpenMP threads than CPUs,
+libgomp stops spinning between tokens and every token waits for threads to wake up (measured here:
+raw generation 5.8 s before a turn that ran in a worker thread, 7.7 s after it, for the same 320
+tokens). On a CPU two models computing at once only slow each other; serve in parallel with several
+processes or model servers (README, "Scaling out").
 
 `system_prefix_cache: N` (a load option) keeps, per loaded model, the evaluated state of up to N system
 prompts. llama.cpp reuses only the prefix the previous call on the same model shared, so experts that share
@@ -25,15 +31,17 @@ import atexit
 import ctypes
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
@@ -57,6 +65,35 @@ CALL_KEYS = (
     "frequency_penalty", "repeat_penalty", "response_format", "tools", "tool_choice", "logit_bias",
 )  # fmt: skip
 SYSTEMLESS_FORMATS = {"gemma"}  # llama-cpp-python's gemma format silently drops system messages
+
+T = TypeVar("T")
+_compute: ThreadPoolExecutor | None = None
+_compute_started = threading.Lock()
+_compute_local = threading.local()
+
+
+def _mark_compute_thread() -> None:
+    _compute_local.is_compute = True
+
+
+def _compute_executor() -> ThreadPoolExecutor:
+    global _compute
+    with _compute_started:
+        if _compute is None:
+            _compute = ThreadPoolExecutor(1, thread_name_prefix="llama.cpp", initializer=_mark_compute_thread)
+        return _compute
+
+
+def submit_to_compute_thread(fn: Callable[[], T]) -> Future[T]:
+    """Queue `fn` on the one thread that runs every in-process llama.cpp evaluation (see the module doc)."""
+    return _compute_executor().submit(fn)
+
+
+def on_compute_thread(fn: Callable[[], T]) -> T:
+    """Run `fn` on the compute thread and return its result (inline when already there)."""
+    if getattr(_compute_local, "is_compute", False):
+        return fn()
+    return submit_to_compute_thread(fn).result()
 
 
 @dataclass
@@ -223,6 +260,23 @@ class LlamaCppProvider(CustomLLM):
                 )
             return self._models[key]
 
+    def prepare_system_prompt(self, model: str, options: dict[str, Any], system: str) -> Future[None] | None:
+        """Queue the evaluation of `system` on the compute thread, ahead of the first call that uses it.
+
+        Kept in the model's system-prompt cache (`system_prefix_cache`), so that first call evaluates only
+        the rest of its prompt. None when the model keeps no such cache or already holds this prompt.
+        """
+        loaded = self.load(model, options)
+        if not loaded.prefix_cache or system in loaded._snapshots:
+            return None
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": ""}]
+
+        def evaluate() -> None:
+            with loaded.lock, _system_prefix(loaded, messages):
+                loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), max_tokens=1)
+
+        return submit_to_compute_thread(evaluate)
+
     def keep_only(self, keys: set[tuple[Any, ...]]) -> int:
         """Free the loaded models whose keys are not in `keys` (after a models reload); return how many.
 
@@ -245,27 +299,56 @@ class LlamaCppProvider(CustomLLM):
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> ModelResponse:
         loaded, call, stop = self._prepare(model, kwargs)
-        with _locked(loaded, stop, model):
-            if call.get("tools"):  # llama.cpp's function-calling handlers cannot stream a tool choice
-                with _system_prefix(loaded, messages):
-                    out = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), **call)
-            else:
-                out = _collect(_generate(loaded, messages, call, stop))
-        _raise_if_timed_out(stop, model)
+        out = on_compute_thread(lambda: self._complete(loaded, messages, call, stop, model))
         return _to_model_response(out, kwargs.get("model_response"), model)
 
     async def acompletion(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> ModelResponse:
-        return await asyncio.to_thread(self.completion, model, messages, *args, **kwargs)
+        loaded, call, stop = self._prepare(model, kwargs)
+        future = submit_to_compute_thread(lambda: self._complete(loaded, messages, call, stop, model))
+        try:
+            out = await asyncio.wrap_future(future)
+        finally:
+            stop.event.set()  # the caller went away (timeout, cancellation): a queued call never starts
+        return _to_model_response(out, kwargs.get("model_response"), model)
+
+    @staticmethod
+    def _complete(
+        loaded: LoadedModel,
+        messages: list[dict[str, Any]],
+        call: dict[str, Any],
+        stop: _Cancelled,
+        model: str,
+    ) -> dict[str, Any]:
+        with _locked(loaded, stop, model):
+            if stop.should_stop():  # timed out or abandoned while queued for the compute thread
+                _raise_if_timed_out(stop, model)
+                return _collect(iter(()))
+            if call.get("tools"):  # llama.cpp's function-calling handlers cannot stream a tool choice
+                with _system_prefix(loaded, messages):
+                    out: dict[str, Any] = loaded.llm.create_chat_completion(
+                        messages=_messages_for(loaded, messages), **call
+                    )
+            else:
+                out = _collect(_generate(loaded, messages, call, stop))
+        _raise_if_timed_out(stop, model)
+        return out
 
     def streaming(
         self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Iterator[GenericStreamingChunk]:
         loaded, call, stop = self._prepare(model, kwargs)
-        with _locked(loaded, stop, model):
-            yield from _chunks(_generate(loaded, messages, call, stop))
-        _raise_if_timed_out(stop, model)
+        items: queue.Queue[Any] = queue.Queue()
+        worker = submit_to_compute_thread(lambda: _produce(loaded, messages, call, stop, model, items.put))
+        try:
+            while (item := items.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.event.set()  # consumer gone (finished or closed): stop generating
+            worker.result()
 
     # litellm declares astreaming as a coroutine returning an iterator, but iterates the call itself:
     # providers implement it as an async generator, as its own examples do.
@@ -274,23 +357,16 @@ class LlamaCppProvider(CustomLLM):
     ) -> AsyncIterator[GenericStreamingChunk]:
         loaded, call, stop = self._prepare(model, kwargs)
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        done = object()
+        items: asyncio.Queue[Any] = asyncio.Queue()
 
-        def produce() -> None:
-            try:
-                with _locked(loaded, stop, model):
-                    for chunk in _chunks(_generate(loaded, messages, call, stop)):
-                        loop.call_soon_threadsafe(queue.put_nowait, chunk)
-                _raise_if_timed_out(stop, model)
-            except BaseException as exc:  # hand the failure to the consumer instead of losing it
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
+        def put(item: Any) -> None:
+            loop.call_soon_threadsafe(items.put_nowait, item)
 
-        worker = loop.run_in_executor(None, produce)
+        worker = asyncio.wrap_future(
+            submit_to_compute_thread(lambda: _produce(loaded, messages, call, stop, model, put))
+        )
         try:
-            while (item := await queue.get()) is not done:
+            while (item := await items.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
@@ -311,10 +387,35 @@ class LlamaCppProvider(CustomLLM):
         return loaded, call, _Cancelled(deadline)
 
 
+_DONE = object()
+
+
+def _produce(
+    loaded: LoadedModel,
+    messages: list[dict[str, Any]],
+    call: dict[str, Any],
+    stop: _Cancelled,
+    model: str,
+    put: Callable[[Any], None],
+) -> None:
+    """On the compute thread: hand each chunk (then a failure, if any, then `_DONE`) to the consumer."""
+    try:
+        with _locked(loaded, stop, model):
+            for chunk in _chunks(_generate(loaded, messages, call, stop)):
+                put(chunk)
+        _raise_if_timed_out(stop, model)
+    except BaseException as exc:  # hand the failure to the consumer instead of losing it
+        put(exc)
+    finally:
+        put(_DONE)
+
+
 def _generate(
     loaded: LoadedModel, messages: list[dict[str, Any]], call: dict[str, Any], stop: _Cancelled
 ) -> Iterator[dict[str, Any]]:
     """Stream raw llama.cpp chunks, stopping between tokens when cancelled or past the deadline."""
+    if stop.should_stop():  # timed out or abandoned while queued for the compute thread
+        return
     with _system_prefix(loaded, messages):
         stream = loaded.llm.create_chat_completion(
             messages=_messages_for(loaded, messages), stream=True, **call

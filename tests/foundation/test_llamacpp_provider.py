@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -161,3 +162,67 @@ async def test_a_call_starts_from_its_system_prompts_saved_state(gateway: Gatewa
     prompt_tokens, evaluated = counts[first], counts[0]
     assert prompt_tokens > system_tokens, "the reference evaluated its whole prompt"
     assert evaluated <= prompt_tokens - system_tokens + 8, (evaluated, prompt_tokens, system_tokens)
+
+
+# -- one OS thread for every evaluation (issue 12: a second OpenMP team slowed every later token) ----------
+
+
+async def test_every_evaluation_runs_on_one_compute_thread(gateway: Gateway) -> None:
+    """Sync and async calls, streamed or not, from the event loop's thread and from another thread, all
+    evaluate on the same thread, which is none of the callers'."""
+    params = gateway.config.entry("default").litellm_params
+    loaded = gateway.llamacpp.load(params.model, params.model_dump())
+    threads: set[int] = set()
+    evaluate = loaded.llm.eval
+
+    def recorded(tokens: list[int]) -> None:
+        threads.add(threading.get_ident())
+        evaluate(tokens)
+
+    loaded.llm.eval = recorded
+    try:
+        gateway.router.completion(model="default", messages=QUESTION, max_tokens=2)
+        list(gateway.router.completion(model="default", messages=QUESTION, max_tokens=2, stream=True))
+        await gateway.acomplete("default", QUESTION, max_tokens=2)
+        assert [t async for t in gateway.astream("default", QUESTION, max_tokens=2)]
+        other = threading.Thread(
+            target=lambda: gateway.router.completion(model="default", messages=QUESTION, max_tokens=2)
+        )
+        other.start()
+        other.join()
+    finally:
+        del loaded.llm.eval
+    assert len(threads) == 1, threads
+    assert threading.get_ident() not in threads and other.ident not in threads
+
+
+async def test_an_expert_prompt_prepared_at_start_up_is_not_evaluated_again(gateway: Gateway) -> None:
+    """`prepare_system_prompt` (a server's start-up) evaluates the prompt once: the first real call with it
+    then evaluates only its own question, and answers as a model without the cache."""
+    msk = (REPO_ROOT / "experts" / "msk.md").read_text(encoding="utf-8")
+    params = gateway.config.entry("expert-msk").litellm_params
+    loaded = gateway.llamacpp.load(params.model, params.model_dump())
+    assert msk not in loaded._snapshots, "no earlier test used this prompt"
+    future = gateway.prepare_system_prompt("expert-msk", msk)
+    assert future is not None
+    future.result(timeout=60)
+    assert gateway.prepare_system_prompt("expert-msk", msk) is None, "already prepared"
+    assert gateway.prepare_system_prompt("default", msk) is None, "the verifier's model keeps no prompt cache"
+
+    await gateway.acomplete("expert-chest", QUESTION, max_tokens=2)  # another prompt in between
+    messages = [
+        {"role": "system", "content": msk},
+        {"role": "user", "content": "Which sign suggests a scaphoid fracture?"},
+    ]
+    call = {"max_tokens": 16, "temperature": 0.0}
+    counts = _counting_evals(loaded.llm)
+    response = await gateway.router.acompletion(model="expert-msk", messages=messages, **call)
+    system_tokens = len(loaded.llm.tokenize(msk.encode(), add_bos=False))
+    first = len(counts)
+    with loaded.lock:
+        loaded.llm.reset()
+        reference = loaded.llm.create_chat_completion(messages=_messages_for(loaded, messages), **call)
+    del loaded.llm.eval
+    assert response.choices[0].message.content == reference["choices"][0]["message"]["content"]
+    assert counts[first] > system_tokens, "the reference evaluated its whole prompt"
+    assert counts[0] <= counts[first] - system_tokens + 8, (counts[0], counts[first], system_tokens)
