@@ -7,9 +7,11 @@ ids, tool calls with inputs and outputs, sampling settings and timings.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +23,14 @@ from psycopg.types.json import Jsonb
 
 from agent.context import AgentContext
 from agent.gate import Gate, GateEmbeddingCache
-from agent.gateway import ModelsConfig, record_model_calls
+from agent.gateway import Gateway, ModelsConfig, record_model_calls
 from agent.graph import RECURSION_LIMIT, build_graph
 from agent.runtime import Runtime
 from agent.state import AgentState, TurnInput
 from experts import Expert, load_experts
 from tools.knowledge.embedder import Embedder
+
+log = logging.getLogger(__name__)
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_MESSAGE_CHARS = 8000  # a long report fits; a pasted megabyte is refused, not fed to the model
@@ -220,6 +224,29 @@ async def build_context(runtime: Runtime) -> AgentContext:
         draft_with_demo_models=runtime.settings.draft_with_demo_models,
         models_config_sha256=runtime.gateway.config.sha256,
     )
+
+
+def prepare_drafting_experts(gateway: Gateway, context: AgentContext) -> list[Future[None]]:
+    """Evaluate each drafting expert's system prompt ahead of its first turn, in the background.
+
+    For a server (its first turn per expert then evaluates only the question and evidence); a one-shot
+    command skips it, since it would queue every expert's prompt before its one answer.
+    """
+    futures = []
+    for expert in context.experts.values():
+        if expert.model in context.demo_aliases and not context.draft_with_demo_models:
+            continue  # drafts nothing
+        if (future := gateway.prepare_system_prompt(expert.model, expert.prompt)) is not None:
+            future.add_done_callback(_log_if_failed)
+            futures.append(future)
+    return futures
+
+
+def _log_if_failed(future: Future[None]) -> None:
+    if (
+        not future.cancelled() and (exc := future.exception()) is not None
+    ):  # its first turn evaluates it instead
+        log.warning("preparing an expert's system prompt failed: %s", type(exc).__name__)
 
 
 @asynccontextmanager

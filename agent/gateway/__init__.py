@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -339,6 +340,14 @@ class Gateway(LLM):
             for e in self.config.model_list
             if e.litellm_params.provider == "llamacpp"
         }
+
+    def prepare_system_prompt(self, alias: str, system: str) -> Future[None] | None:
+        """Evaluate a system prompt ahead of its first call, where the alias's local model caches them
+        (`system_prefix_cache`); None otherwise."""
+        params = self.config.entry(alias).litellm_params
+        if params.provider != "llamacpp":
+            return None
+        return self.llamacpp.prepare_system_prompt(params.model, params.model_dump(), system)
 
     def warm(self, alias: str) -> None:
         """Load a local model ahead of the first message (no-op for remote or Ollama models)."""

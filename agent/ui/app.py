@@ -26,7 +26,7 @@ from chainlit.types import ThreadDict
 import agent.ui.evaluation  # noqa: F401  (the admins' Evaluation page)
 from agent import capabilities
 from agent.api import routes as api  # the OpenAI-compatible API under /v1
-from agent.assistant import Assistant, open_assistant
+from agent.assistant import Assistant, open_assistant, prepare_drafting_experts
 from agent.db import release_embedded
 from agent.gateway import record_egress
 from agent.gateway.phi import EgressDecision
@@ -61,6 +61,7 @@ async def startup() -> None:
     security.use_pool(runtime.pool)  # one pool per process: the chat history uses the runtime's
     assistant: Assistant = await stack.enter_async_context(open_assistant(runtime))
     runtime.gateway.warm("default")
+    prepare_drafting_experts(runtime.gateway, assistant.context)  # in the background, on the model's thread
     live = LiveAssistant(runtime, assistant)  # `radassist models reload` or a file change swaps it
     await stack.enter_async_context(serve_reloads(live, watch=runtime.settings.models_watch))
     api.serve(live, security.PUBLIC)
