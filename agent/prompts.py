@@ -17,6 +17,9 @@ Messages = list[dict[str, Any]]
 
 PASSAGE_CHARS = 450  # per passage in prompts, in whole sentences: prompt evaluation dominates CPU overhead
 PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
+PROMPT_PASSAGES_WITH_RESULTS = (
+    2  # a computed result answers; passages only support it (as many as are quoted)
+)
 
 
 def expert_messages(
@@ -32,7 +35,7 @@ def expert_messages(
         "\n\n".join(tool_summary(r, for_prompt=True) for r in tool_results)
         or "No classification tool applied."
     )
-    shown = enumerate(passages[:PROMPT_PASSAGES], 1)
+    shown = enumerate(passages[: PROMPT_PASSAGES_WITH_RESULTS if tool_results else PROMPT_PASSAGES], 1)
     numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{prompt_quote(h)}" for i, h in shown)
     numbered = numbered or "No guideline passage was found."
     # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
