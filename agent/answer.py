@@ -37,8 +37,9 @@ def cite(hit: dict[str, Any]) -> str:
 def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> str:
     """A tool result as a few lines: category, management, the rule that fired, citation, caveats.
 
-    `for_prompt` leaves out the citation and caveats: the model needs the facts, and a shorter
-    prompt is processed faster on a CPU.
+    `for_prompt` leaves out the rule that fired, the citation and the caveats: the model needs the
+    facts (the answer shows the rest verbatim from the tool), and a shorter prompt is processed faster
+    on a CPU.
     """
     if result.not_applicable:
         return f"**{result.guideline}: not applicable.** {result.not_applicable}"
@@ -51,10 +52,10 @@ def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> s
         lines.append(f"Management: {result.management}")
     if result.risk:
         lines.append(f"Risk: {result.risk}")
-    if result.rationale:
-        lines.append("Rule that fired: " + "; ".join(r.rstrip(". ") for r in result.rationale) + ".")
     if for_prompt:
         return "\n".join(lines)
+    if result.rationale:
+        lines.append("Rule that fired: " + "; ".join(r.rstrip(". ") for r in result.rationale) + ".")
     lines.append(f"Source: {result.citation}")
     for caveat in result.caveats:
         lines.append(f"Caveat: {caveat}")
