@@ -155,7 +155,7 @@ async def main(repeat: int) -> None:
         values = [r[key] for r in rows if r[key] is not None]
         return round(statistics.median(values), 2) if values else 0.0
 
-    figures = {
+    figures: dict[str, Any] = {
         "gate_ms": median("gate_ms"),
         "retrieval_ms": median("retrieval_ms"),
         "tools_ms": median("tools_ms"),
