@@ -45,7 +45,12 @@ async def test_the_chat_history_uses_the_runtimes_pool(monkeypatch: pytest.Monke
         yield value
 
     monkeypatch.setattr(app, "open_runtime", lambda: opened(fake_runtime))
-    monkeypatch.setattr(app, "open_assistant", lambda runtime: opened(SimpleNamespace(), runtime))
+    assistant = SimpleNamespace(context=SimpleNamespace(name="the assistant's context"))
+    monkeypatch.setattr(app, "open_assistant", lambda runtime: opened(assistant, runtime))
+    prepared: list[tuple[Any, Any]] = []  # the drafting experts' prompts, prepared at start-up
+    monkeypatch.setattr(
+        app, "prepare_drafting_experts", lambda gateway, context: prepared.append((gateway, context))
+    )
     # the reload triggers and the API need a real database; this test is about the chat history's pool
     monkeypatch.setattr(app, "LiveAssistant", lambda runtime, assistant: SimpleNamespace())
     monkeypatch.setattr(app, "serve_reloads", lambda live, watch: opened(None))
@@ -62,6 +67,7 @@ async def test_the_chat_history_uses_the_runtimes_pool(monkeypatch: pytest.Monke
     try:
         assert await security._layer.pool() is pool, "the data layer opened a pool of its own"
         assert recorded == ["models.loaded"]
+        assert prepared == [(fake_runtime.gateway, assistant.context)]
     finally:
         await app._state.pop("stack").aclose()
         app._state.clear()
