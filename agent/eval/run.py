@@ -293,13 +293,11 @@ async def run(
                             for rag, assistant in assistants.items():
                                 results.add(await suites.answer(item, assistant, model, rag))
                                 progress.advance(suite)
-                                stop_if_cancelled()
                 else:
                     progress.start(suite, len(items))
                     for item in items:
                         results.add(await _one(suite, item, context, runtime))
                         progress.advance(suite)
-                        stop_if_cancelled()
                 results.save()
             complete = True
         finally:
@@ -311,18 +309,6 @@ async def run(
                "finished_at": results.data["finished_at"]}  # fmt: skip
     write_atomic(home / "latest.json", json.dumps(pointer, indent=1) + "\n")
     return results.data
-
-
-def stop_if_cancelled() -> None:
-    """End the run here if it was cancelled (Ctrl-C) but the cancellation was swallowed on its way.
-
-    Python 3.11's `asyncio.wait_for`, which libraries under a turn use, returns its call's result instead
-    of raising when the call finishes at the moment it is cancelled (CPython gh-86296). The task's
-    cancellation request stays counted, so between cases it is still visible here.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 async def _one(suite: str, item: Loaded, context: AgentContext, runtime: Runtime) -> suites.Outcome:
