@@ -182,6 +182,12 @@ def test_command_input_problems_are_one_line_and_exit_2(
     assert "--alias 'embedder' is not a chat alias" in capsys.readouterr().err
 
 
+INTERRUPTIBLE = (  # `python -m agent`, with Ctrl-C's default handler whatever the parent ignores
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('agent', run_name='__main__', alter_sys=True)"
+)
+
+
 @pytest.mark.model_server
 def test_ctrl_c_leaves_a_partial_results_file(deployment: Path, tmp_path: Path, real_runtime: Any) -> None:
     cases = tmp_path / "many.jsonl"
@@ -191,8 +197,10 @@ def test_ctrl_c_leaves_a_partial_results_file(deployment: Path, tmp_path: Path, 
     with stub_models() as stub:
         env = {**os.environ, "DATABASE_URL": real_runtime.database_url, "RADASSIST_HOME": str(deployment),
                "RADASSIST_MODELS_FILE": str(models_yaml(tmp_path, stub.server_address[1]))}  # fmt: skip
+        # Ctrl-C's handler set in the child: a suite started as a background job of a shell without job
+        # control runs with SIGINT ignored, and a child (and the Python in it) would inherit that.
         process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "eval", "--cases", str(cases), "--alias", "slow", "--out", str(out)],
+            [sys.executable, "-c", INTERRUPTIBLE, "eval", "--cases", str(cases), "--alias", "slow", "--out", str(out)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         deadline = time.monotonic() + 120
