@@ -234,8 +234,8 @@ def prepare_drafting_experts(gateway: Gateway, context: AgentContext) -> list[Fu
     """
     futures = []
     for expert in context.experts.values():
-        if expert.model in context.demo_aliases and not context.draft_with_demo_models:
-            continue  # drafts nothing
+        if not context.drafts_with(expert.model):
+            continue
         if (future := gateway.prepare_system_prompt(expert.model, expert.prompt)) is not None:
             future.add_done_callback(_log_if_failed)
             futures.append(future)

@@ -37,3 +37,8 @@ class AgentContext:
     """False skips guideline_search, so `radassist eval --rag off` measures a model without retrieval."""
     models_config_sha256: str | None = None
     """The sha256 of the models.yaml this context was built from, recorded in each answer's provenance."""
+
+    def drafts_with(self, alias: str) -> bool:
+        """Whether an expert on this alias drafts: a demo model's commentary would only be removed by
+        verification, so it drafts only when `draft_with_demo_models` says so."""
+        return alias not in self.demo_aliases or self.draft_with_demo_models

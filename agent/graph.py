@@ -435,9 +435,9 @@ async def _draft_all(
     for name in names:
         expert = ctx.experts[name]
         alias = state.get("model_override") or expert.model
+        if not ctx.drafts_with(alias):
+            continue
         demo = alias in ctx.demo_aliases
-        if demo and not ctx.draft_with_demo_models:
-            continue  # a demo model's commentary would only be removed by verification
         messages = prompts.expert_messages(
             expert.prompt, state["message"], results, passages, state.get("history", []), feedback
         )
