@@ -67,8 +67,6 @@ CALL_KEYS = (
 SYSTEMLESS_FORMATS = {"gemma"}  # llama-cpp-python's gemma format silently drops system messages
 
 T = TypeVar("T")
-_compute: ThreadPoolExecutor | None = None
-_compute_started = threading.Lock()
 _compute_local = threading.local()
 
 
@@ -76,17 +74,13 @@ def _mark_compute_thread() -> None:
     _compute_local.is_compute = True
 
 
-def _compute_executor() -> ThreadPoolExecutor:
-    global _compute
-    with _compute_started:
-        if _compute is None:
-            _compute = ThreadPoolExecutor(1, thread_name_prefix="llama.cpp", initializer=_mark_compute_thread)
-        return _compute
+# Its one thread starts with the first submitted evaluation, not at import.
+_compute = ThreadPoolExecutor(1, thread_name_prefix="llama.cpp", initializer=_mark_compute_thread)
 
 
 def submit_to_compute_thread(fn: Callable[[], T]) -> Future[T]:
     """Queue `fn` on the one thread that runs every in-process llama.cpp evaluation (see the module doc)."""
-    return _compute_executor().submit(fn)
+    return _compute.submit(fn)
 
 
 def on_compute_thread(fn: Callable[[], T]) -> T:
