@@ -16,6 +16,9 @@ from tools.registry import Tool
 Messages = list[dict[str, Any]]
 
 PASSAGE_CHARS = 450  # per passage in prompts, in whole sentences: prompt evaluation dominates CPU overhead
+FEEDBACK_CHARS = (
+    160  # the unsupported statements named to a revision (a model's copy of its prompt can run long)
+)
 PROMPT_PASSAGES = 3  # the best three; verification still checks against every relevant passage
 PROMPT_PASSAGES_WITH_RESULTS = (
     2  # a computed result answers; passages only support it (as many as are quoted)
@@ -40,15 +43,15 @@ def expert_messages(
     numbered = numbered or "No guideline passage was found."
     # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
     # result already carries the recomputed finding, and small models copy stale figures from them.
-    # Everything goes in one user turn, since some chat templates require alternating roles.
+    # Everything goes in one user turn, since some chat templates require alternating roles. How to answer
+    # (few sentences, cite [n], nothing not written) is each expert's system prompt's rules: evaluated once
+    # and kept (system_prefix_cache), where a reminder here would be evaluated on every turn.
     earlier = [m["content"] for m in history if m["role"] == "user"][-2:]
     parts = [
         f"Question: {question}",
         *([f"Earlier questions in this conversation: {' | '.join(earlier)}"] if earlier else []),
         f"Tool results (computed, authoritative):\n{facts}",
         f"Guideline passages:\n{numbered}",
-        "Answer in at most 4 short sentences. State only what the tool results and passages say; cite "
-        "passages as [n]. Do not add categories, sizes or intervals that are not written above.",
         *(
             [f"Your previous answer had unsupported statements: {feedback}. Rewrite it without them."]
             if feedback
@@ -57,6 +60,17 @@ def expert_messages(
     ]
     content = "\n\n".join(parts)
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
+
+
+def feedback_of(problems: list[str], limit: int = FEEDBACK_CHARS) -> str:
+    """The unsupported statements a revision is told about: whole ones, in order, within `limit` (the first
+    one cut to it if longer). Every character is evaluated again on the revision's prompt."""
+    kept: list[str] = []
+    for problem in (" ".join(p.split()) for p in problems):
+        if kept and len("; ".join([*kept, problem])) > limit:
+            break
+        kept.append(problem if kept or len(problem) <= limit else problem[: limit - 1].rstrip() + "…")
+    return "; ".join(kept) or "too little support"
 
 
 def prompt_quote(hit: dict[str, Any], limit: int = PASSAGE_CHARS) -> str:

@@ -136,6 +136,8 @@ def test_prompts_name_their_tools_and_demand_citations(shipped: dict[str, Expert
             assert f"`{tool_name}`" in expert.prompt, (expert.name, tool_name)
         assert "[n]" in expert.prompt, expert.name
         assert "missing" in expert.prompt, expert.name
+        # a draft's prompt repeats no answer rules (agent/prompts.py): the expert's own prompt carries them
+        assert "Never invent" in expert.prompt and "short sentences" in expert.prompt, expert.name
         assert not expert.prompt.startswith("---"), expert.name
 
 
