@@ -223,10 +223,7 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     """Search the guidelines for the message (and the computed category); show what is known so far."""
     ctx, start = runtime.context, time.perf_counter()
     message, results, report = state["message"], state.get("results", []), state.get("report_turn")
-    query = message
-    system = results[0].system if len({r.system for r in results}) == 1 else None
-    if system:  # one system: search its guideline for the computed category
-        query = f"{message} {results[0].guideline} {results[0].category or ''}".strip()
+    query, system = supporting_query(message, results)
     search = {"query": query, "k": ctx.retrieval_k, **({"system": system} if system else {})}
     if not ctx.retrieval:  # off only in `radassist eval --rag off`
         return {"passages": [], "retrieved_chunk_ids": [], "timings_ms": {"retrieval": _ms(start)}}
@@ -254,6 +251,24 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
         "tool_calls": [call], "passages": passages, "retrieved_chunk_ids": [h["chunk_id"] for h in hits],
         "timings_ms": {"retrieval": _ms(start)},
     }  # fmt: skip
+
+
+def supporting_query(message: str, results: list[ClassificationResult]) -> tuple[str, str | None]:
+    """What to search for, and in which system's guideline.
+
+    With a category computed by one system: that system's guideline, searched for the message, the
+    category and its management, so the passages support the row that fired (a "6 mm solid nodule" finds
+    the part-solid rows first on the message alone). Otherwise the whole library, for the message: a tool
+    that could not classify says nothing about which guideline answers ("is a single kidney a reason to
+    avoid contrast?" is not a renal-mass question).
+    """
+    decided = [r for r in results if r.category]
+    if not decided or len({r.system for r in results}) != 1:
+        return message, None
+    found = decided[0]
+    return " ".join(
+        p for p in (message, found.guideline, found.category, found.management) if p
+    ), found.system
 
 
 async def choose_tools(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
@@ -306,8 +321,8 @@ async def revise(state: AgentState, runtime: Runtime[AgentContext]) -> Update:
     failing = {n: v for n, v in state["rounds"][-1]["experts"].items() if v["needs_revision"]}
     drafts, tokens = dict(state["drafts"]), 0
     for name, v in failing.items():
-        problems = "; ".join(c["text"] for c in v["claims"] if c["status"] in ("unsupported", "contradicted"))
-        new, n = await _draft_all(runtime, state, [name], feedback=problems[:300] or "too little support")
+        problems = [c["text"] for c in v["claims"] if c["status"] in ("unsupported", "contradicted")]
+        new, n = await _draft_all(runtime, state, [name], feedback=prompts.feedback_of(problems))
         drafts.update(new)
         tokens += n
     return {"drafts": drafts, "generated_tokens": tokens, "timings_ms": {"generation": _ms(start)}}

@@ -105,7 +105,8 @@ CONVERSATIONS: tuple[Conversation, ...] = (
                 (
                     "At 10 mm the single solid nodule is in the >8 mm band: consider CT at 3 months, PET/CT or "
                     "tissue sampling [1].",
-                    'After rounding, ">8 mm" means 9 mm or more [2].',
+                    "In a low-risk patient a single solid nodule over 8 mm gets the same management: consider "
+                    "CT at 3 months, PET/CT or tissue sampling [1].",
                 ),
                 Planted(
                     "Tissue sampling is mandatory once a nodule exceeds 9.5 mm [1].", "unsupported", SIZE
@@ -141,8 +142,8 @@ CONVERSATIONS: tuple[Conversation, ...] = (
             Turn(
                 "Correction: she has a 20 pack-year smoking history.",
                 (
-                    "High risk means a smoking history or other known risk factors [1].",
-                    "The risk category changes management of solid nodules only [1].",
+                    "In a high-risk patient a single solid nodule under 6 mm gets an optional CT at 12 months [2].",
+                    "In a low-risk patient the same nodule needs no routine follow-up [2].",
                 ),
                 Planted("A smoking history always changes the risk category [7].", "unsupported", CITATION),
                 system="fleischner",

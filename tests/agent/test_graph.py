@@ -87,7 +87,7 @@ async def test_follow_up_recomputes_with_new_size_and_same_other_inputs(
 
 async def test_missing_size_becomes_a_question(make_assistant: Callable[..., Assistant]) -> None:
     result = await make_assistant(ScriptedLLM(lambda m: "")).ask(
-        "solid lung nodule in a smoker, what follow-up?"
+        "solid lung nodule in a smoker, what Fleischner follow-up?"
     )
     call = fleischner_call(result)
     assert call["output"]["category"] is None
