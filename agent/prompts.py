@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.answer import quote_of, section_of, tool_summary
 from tools.classify.base import ClassificationResult
+from tools.knowledge.rerank import quote
 from tools.knowledge.sentences import split_units
 from tools.registry import Tool
 
@@ -53,7 +54,9 @@ def expert_messages(
         f"Tool results (computed, authoritative):\n{facts}",
         f"Guideline passages:\n{numbered}",
         *(
-            [f"Your previous answer had unsupported statements: {feedback}. Rewrite it without them."]
+            [
+                f"Your previous answer had unsupported statements: {feedback.rstrip('.')}. Rewrite it without them."
+            ]
             if feedback
             else []
         ),
@@ -74,18 +77,28 @@ def feedback_of(problems: list[str], limit: int = FEEDBACK_CHARS) -> str:
 
 
 def prompt_quote(hit: dict[str, Any], limit: int = PASSAGE_CHARS) -> str:
-    """The passage as a model reads it: the opening whole sentences of its quote (which opens on the most
-    relevant one) within `limit`, at least one. A sentence cut in half can say the opposite of the whole."""
-    quote = quote_of(hit)
-    units = split_units(quote)
-    if len(quote) <= limit or not units:
-        return quote
+    """The passage as a model reads it: its most relevant run of whole sentences within `limit` (search's
+    sentence scores), at least one. A sentence cut in half can say the opposite of the whole; a table's
+    first rows are rarely the row asked about.
+
+    Hits stored before sentence scores existed: the opening whole sentences of their quote (which opens on
+    the most relevant one) within `limit`.
+    """
+    text = str(hit["text"])
+    scores = list(hit.get("sentence_scores") or [])
+    units = split_units(text)
+    if scores and len(scores) == len(units):
+        return quote(text, tuple(units), tuple(scores), limit).strip()
+    text = quote_of(hit)
+    units = split_units(text)
+    if len(text) <= limit or not units:
+        return text
     end = units[0].end
     for unit in units[1:]:
         if unit.end - units[0].start > limit:
             break
         end = unit.end
-    return quote[units[0].start : end]
+    return text[units[0].start : end]
 
 
 def entailment_messages(claims: list[str], passages: list[str]) -> Messages:

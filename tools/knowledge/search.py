@@ -104,6 +104,11 @@ class GuidelineHit(BaseModel):
     quote: str = Field(
         description="the passage at sentence boundaries: whole when short, else its most relevant sentences"
     )
+    sentence_scores: list[float] = Field(
+        default_factory=list,
+        description="the relevance of each sentence, list item or table row of text (sentences.split_units), "
+        "in order: what a shorter quote is chosen by",
+    )
     score: float = Field(description="relevance to the question after reranking (higher is better)")
     semantic_rank: int | None = Field(default=None, description="rank among vector neighbours (1 = nearest)")
     semantic_similarity: float | None = Field(
@@ -383,6 +388,7 @@ def _hit(row: tuple[Any, ...], found: Evidence, weights: RelevanceWeights) -> Gu
         page=page,
         text=text,
         quote=quote(text, found.units, found.unit_scores),
+        sentence_scores=[round(score, 4) for score in found.unit_scores],
         score=found.relevance(weights),
         semantic_rank=s_rank,
         semantic_similarity=float(similarity),
