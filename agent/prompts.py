@@ -102,7 +102,9 @@ def prompt_quote(hit: dict[str, Any], limit: int = PASSAGE_CHARS) -> str:
 
 
 def entailment_messages(claims: list[str], passages: list[str]) -> Messages:
-    numbered = "\n".join(f"[{i}] {p[:PASSAGE_CHARS]}" for i, p in enumerate(passages, 1))
+    """Ask whether the passages state each claim; `passages` are the supporting sentences, whole
+    (agent.verify.supporting_sentences), never cut here."""
+    numbered = "\n".join(f"[{i}] {p}" for i, p in enumerate(passages, 1))
     listed = "\n".join(f"{i}. {c}" for i, c in enumerate(claims, 1))
     return [
         {

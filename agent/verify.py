@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from tools.knowledge.sentences import split_units
 from tools.registry import CategorySpelling
 
 Status = Literal["supported", "flagged", "unsupported", "contradicted"]
@@ -174,6 +175,29 @@ def _best_passage(claim: str, passages: Sequence[str]) -> tuple[float, int | Non
     return scores[best], best
 
 
+def supporting_sentences(passage: str, claims: Sequence[str], per_claim: int = 2) -> str:
+    """The whole sentences (list items, table rows) of `passage` that share the most content words with each
+    claim, up to `per_claim` each, in the passage's order: what the entailment check is shown.
+
+    The sentence that supports a claim can sit anywhere in a long passage; the passage's opening may not
+    hold it, and a sentence cut short can say the opposite of the whole one. A lead-in ("two regimens are
+    listed:") comes with what it introduces.
+    """
+    units = split_units(passage)
+    if not units:
+        return passage.strip()
+    unit_words = [_content_words(u.text) for u in units]
+    chosen: set[int] = set()
+    for claim in claims:
+        words = _content_words(_CITATION.sub("", claim))
+        ranked = sorted(range(len(units)), key=lambda i: (-len(words & unit_words[i]), i))
+        chosen.update(i for i in ranked[:per_claim] if words & unit_words[i])
+    for i in sorted(chosen):
+        if units[i].text.rstrip().endswith(":") and i + 1 < len(units):
+            chosen.add(i + 1)
+    return "\n".join(units[i].text.strip() for i in sorted(chosen)) or units[0].text.strip()
+
+
 def _computed_categories(tool_results: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
     """Per system, every category a tool result states: several findings of one system (two nodules) each
     count, and so does each branch of a finding whose category depends on an unstated input."""
@@ -276,9 +300,13 @@ async def verify(draft: str, evidence: Evidence, entail: Entail | None) -> Verif
     claims = [check_claim(text, evidence) for text in split_claims(draft)]
     needs_entailment = [c for c in claims if c.status == "supported" and "statement" in c.kinds]
     if needs_entailment and entail is not None:
-        # Only the passages that support some claim: a shorter prompt is evaluated faster on a CPU.
+        # Only the sentences that support some claim: a shorter prompt is evaluated faster on a CPU.
         shown = sorted({c.passage for c in needs_entailment if c.passage is not None})
-        verdicts = await entail([c.text for c in needs_entailment], [evidence.passages[i] for i in shown])
+        texts = [
+            supporting_sentences(evidence.passages[i], [c.text for c in needs_entailment if c.passage == i])
+            for i in shown
+        ]
+        verdicts = await entail([c.text for c in needs_entailment], texts)
         for c, ok in zip(needs_entailment, verdicts, strict=True):
             if not ok:
                 c.status = "flagged"

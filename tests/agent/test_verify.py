@@ -17,6 +17,7 @@ from agent.verify import (
     kept_text,
     sizes_mm,
     split_claims,
+    supporting_sentences,
     verify,
 )
 from tools.classify.base import ClassificationResult
@@ -445,6 +446,30 @@ async def test_lexical_support_but_model_no_is_flagged() -> None:
     assert "did not judge it entailed" in statement.reasons[0]
     assert interval.status == "supported", "a tool-backed interval is not sent to the model"
     assert seen == [([statement.text], [SINGLE_SOLID])], "only lexically supported statements are sent"
+
+
+async def test_the_model_is_shown_the_supporting_sentences_of_a_long_passage() -> None:
+    """The sentence that supports a claim may sit past a passage's opening; it is shown whole."""
+    filler = " ".join(f"Zone {n} of the suite is described in the manual, section {n}." for n in range(1, 9))
+    answer = "Gadolinium retention is greatest with linear agents, and macrocyclic agents retain the least."
+    passage = f"{filler} {answer} Unrelated closing remark about parking."
+    assert passage.index(answer) > 450
+    seen: list[list[str]] = []
+
+    async def records(claims: list[str], passages: list[str]) -> list[bool]:
+        seen.append(passages)
+        return [True] * len(claims)
+
+    draft = "Macrocyclic agents retain the least gadolinium, linear agents the most."
+    result = await verify(draft, evidence(passages=(passage,)), records)
+    assert [c.status for c in result.claims] == ["supported"]
+    assert seen == [[answer]]
+
+
+def test_supporting_sentences_keep_a_lead_in_with_what_it_introduces() -> None:
+    passage = "Two regimens are listed:\n- Prednisone 50 mg at 13, 7 and 1 hours before.\n- Another regimen."
+    shown = supporting_sentences(passage, ["Two regimens are listed in the manual."], per_claim=1)
+    assert shown == "Two regimens are listed:\n- Prednisone 50 mg at 13, 7 and 1 hours before."
 
 
 async def test_without_an_entailer_supported_statements_are_flagged() -> None:
