@@ -175,6 +175,36 @@ def _best_passage(claim: str, passages: Sequence[str]) -> tuple[float, int | Non
     return scores[best], best
 
 
+def _plain(text: str) -> str:
+    """A line as its words: citations, Markdown emphasis, case, spacing and the final full stop ignored."""
+    text = _CITATION.sub("", text).replace("**", "").replace("__", "")
+    return " ".join(text.split()).casefold().rstrip(".").strip()
+
+
+def verbatim_source(claim: str, evidence: Evidence) -> str | None:
+    """Where the evidence states `claim` word for word, as a whole: a tool result's category or management
+    line, or a whole sentence (list item, table row) of a passage. None otherwise.
+
+    Such a claim needs no entailment verdict. Only a whole sentence counts: part of one ("give steroids"
+    out of "do not give steroids") can say the opposite.
+    """
+    plain = _plain(claim)
+    if not plain:
+        return None
+    for result in evidence.tool_results:
+        lines = []
+        if result.get("category"):
+            lines.append(f"{result.get('guideline', '')}: {result['category']}")
+        if result.get("management"):
+            lines.append(f"Management: {result['management']}")
+        if any(_plain(line) == plain for line in lines):
+            return "the tool result"
+    for i, passage in enumerate(evidence.passages):
+        if any(_plain(unit.text) == plain for unit in split_units(passage)):
+            return f"passage {i + 1}"
+    return None
+
+
 def supporting_sentences(passage: str, claims: Sequence[str], per_claim: int = 2) -> str:
     """The whole sentences (list items, table rows) of `passage` that share the most content words with each
     claim, up to `per_claim` each, in the passage's order: what the entailment check is shown.
@@ -298,7 +328,14 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
 async def verify(draft: str, evidence: Evidence, entail: Entail | None) -> Verification:
     """Check every claim; statements need lexical support AND the model's entailment verdict."""
     claims = [check_claim(text, evidence) for text in split_claims(draft)]
-    needs_entailment = [c for c in claims if c.status == "supported" and "statement" in c.kinds]
+    needs_entailment = []
+    for c in claims:
+        if c.status != "supported" or "statement" not in c.kinds:
+            continue
+        if (source := verbatim_source(c.text, evidence)) is not None:  # the evidence states it, word for word
+            c.evidence.append(f"{source}, word for word")
+        else:
+            needs_entailment.append(c)
     if needs_entailment and entail is not None:
         # Only the sentences that support some claim: a shorter prompt is evaluated faster on a CPU.
         shown = sorted({c.passage for c in needs_entailment if c.passage is not None})

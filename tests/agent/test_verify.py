@@ -466,6 +466,46 @@ async def test_the_model_is_shown_the_supporting_sentences_of_a_long_passage() -
     assert seen == [[answer]]
 
 
+PREMEDICATION = (
+    "Shellfish allergy alone is not a reason to premedicate. Do not give steroids to a patient with only "
+    "a shellfish allergy before iodinated contrast."
+)
+
+
+async def never_asked(claims: list[str], passages: list[str]) -> list[bool]:
+    raise AssertionError(f"the model was asked about {claims}")
+
+
+async def test_a_whole_passage_sentence_repeated_word_for_word_needs_no_model() -> None:
+    draft = "**Shellfish allergy alone is not a reason to premedicate** [1]"
+    result = await verify(draft, evidence(passages=(PREMEDICATION,)), never_asked)
+    assert [c.status for c in result.claims] == ["supported"]
+    assert result.claims[0].evidence[-1] == "passage 1, word for word"
+
+
+async def test_part_of_a_sentence_still_goes_to_the_model() -> None:
+    """'give steroids ...' is in the passage, inside 'Do not give steroids ...': it says the opposite."""
+    seen: list[str] = []
+
+    async def says_no(claims: list[str], passages: list[str]) -> list[bool]:
+        seen.extend(claims)
+        return [False] * len(claims)
+
+    draft = "Give steroids to a patient with only a shellfish allergy before iodinated contrast."
+    result = await verify(draft, evidence(passages=(PREMEDICATION,)), says_no)
+    assert seen == [draft] and [c.status for c in result.claims] == ["flagged"]
+
+
+async def test_a_tool_results_line_repeated_word_for_word_needs_no_model() -> None:
+    adrenal = {"system": "adrenal", "guideline": "ACR adrenal white paper (2017)",
+               "category": "benign: lipid-rich adenoma (CT)", "management": "Benign; no further work-up."}  # fmt: skip
+    passage = "A benign adrenal mass needs no further work-up."
+    draft = "Management: Benign; no further work-up."
+    result = await verify(draft, evidence(adrenal, passages=(passage,)), never_asked)
+    assert [c.status for c in result.claims] == ["supported"]
+    assert result.claims[0].evidence[-1] == "the tool result, word for word"
+
+
 def test_supporting_sentences_keep_a_lead_in_with_what_it_introduces() -> None:
     passage = "Two regimens are listed:\n- Prednisone 50 mg at 13, 7 and 1 hours before.\n- Another regimen."
     shown = supporting_sentences(passage, ["Two regimens are listed in the manual."], per_claim=1)
