@@ -22,6 +22,9 @@ prompts. llama.cpp reuses only the prefix the previous call on the same model sh
 one model (or any other call in between) evict each other's system prompt; with the cache, a call whose
 system prompt differs from the previous call's starts from that prompt's saved state and evaluates only
 the rest.
+
+Models load as `GrammarCheckingLlama` (agent/gateway/grammar_sampler.py): a greedy call under a JSON
+schema's grammar checks the model's best tokens before the whole vocabulary, with the same output.
 """
 
 from __future__ import annotations
@@ -244,11 +247,11 @@ class LlamaCppProvider(CustomLLM):
         target, load_opts, prefix_cache = key[0], dict(key[1]), key[2]
         with self._loading:
             if key not in self._models:
-                from llama_cpp import Llama
+                from agent.gateway.grammar_sampler import GrammarCheckingLlama
 
                 _route_native_logs()
                 path = resolve_gguf(target, base=self.base, model_dir=self.model_dir)
-                llm = Llama(model_path=str(path), verbose=False, **load_opts)
+                llm = GrammarCheckingLlama(model_path=str(path), verbose=False, **load_opts)
                 self._models[key] = LoadedModel(
                     llm=llm, path=path, chat_format=load_opts.get("chat_format"), prefix_cache=prefix_cache
                 )
