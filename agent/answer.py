@@ -83,18 +83,26 @@ def quote_of(hit: dict[str, Any]) -> str:
 
 
 def _bullet(quote: str, citation: str) -> str:
-    """A quote as one Markdown list item; a list inside it stays a (nested) list, other lines join."""
+    """A quote as one Markdown list item; a list inside it stays a (nested) list, a paragraph or table row
+    stays a paragraph of its own (rows run together read as one row), and wrapped lines join."""
     lines: list[str] = []
+    new_paragraph = False
     for raw in quote.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line:
+            new_paragraph = bool(lines)
+            continue
+        if line.startswith("#"):
             continue
         if item := _LIST_ITEM.match(line):
             lines.append("  - " + line[item.end() :])
+        elif lines and not lines[-1].startswith("  - ") and new_paragraph:
+            lines += ["", "  " + line]  # a paragraph of the same item
         elif lines and not lines[-1].startswith("  - "):
-            lines[-1] += " " + line
+            lines[-1] += " " + line  # a wrapped line of the same paragraph
         else:
             lines.append(line if not lines else "  " + line)
+        new_paragraph = False
     if not lines:
         return ""
     first = lines[0]

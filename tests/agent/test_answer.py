@@ -153,3 +153,27 @@ def test_a_model_reads_whole_sentences_of_the_quote() -> None:
     )
     assert prompt_quote(one, limit=10) == "A single sentence much longer than the limit, kept whole."
     assert prompt_quote(PASSAGES[0]) == PASSAGES[0]["quote"]
+
+
+def test_quoted_table_rows_stay_rows_of_their_own() -> None:
+    table = passage(
+        9,
+        "fleischner",
+        "Single solid nodule",
+        "Management by size and risk (Fleischner 2017, Table 1):\n\nRisk: Low; <6 mm: No routine follow-up\n\n"
+        "Risk: High; <6 mm: Optional CT at 12 months",
+    )
+    assert quoted_passages([table]).splitlines()[1:] == [
+        "- Management by size and risk (Fleischner 2017, Table 1):",
+        "",
+        "  Risk: Low; <6 mm: No routine follow-up",
+        "",
+        "  Risk: High; <6 mm: Optional CT at 12 months [1]",
+    ]
+
+
+def test_a_wrapped_line_joins_its_paragraph() -> None:
+    wrapped = passage(10, "contrast", "Metformin", "Metformin need not be stopped\nbefore contrast.")
+    assert quoted_passages([wrapped]).splitlines()[1:] == [
+        "- Metformin need not be stopped before contrast. [1]"
+    ]
