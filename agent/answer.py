@@ -10,6 +10,7 @@ in one of four words (VERDICT_WORDS). (What models are asked is in `agent/prompt
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,6 +35,19 @@ def cite(hit: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def result_lines(
+    guideline: str, category: str, modifiers: Sequence[str], management: str | None, risk: str | None
+) -> list[str]:
+    """How a computed category is shown, to an expert's model and in the answer: its category line, its
+    management, its risk. Verification accepts a statement that repeats one of them word for word."""
+    lines = [f"**{guideline}: {category}{''.join(modifiers)}**"]
+    if management:
+        lines.append(f"Management: {management}")
+    if risk:
+        lines.append(f"Risk: {risk}")
+    return lines
+
+
 def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> str:
     """A tool result as a few lines: category, management, the rule that fired, citation, caveats.
 
@@ -46,12 +60,7 @@ def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> s
     if not result.category:
         missing = ", ".join(m.replace("_", " ") for m in result.missing)
         return f"**{result.guideline}: cannot classify yet** — needed: {missing or 'more findings'}."
-    modifiers = "".join(result.modifiers)
-    lines = [f"**{result.guideline}: {result.category}{modifiers}**"]
-    if result.management:
-        lines.append(f"Management: {result.management}")
-    if result.risk:
-        lines.append(f"Risk: {result.risk}")
+    lines = result_lines(result.guideline, result.category, result.modifiers, result.management, result.risk)
     if for_prompt:
         return "\n".join(lines)
     if result.rationale:

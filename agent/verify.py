@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from agent.answer import result_lines
 from tools.knowledge.sentences import split_units
 from tools.registry import CategorySpelling
 
@@ -182,8 +183,8 @@ def _plain(text: str) -> str:
 
 
 def verbatim_source(claim: str, evidence: Evidence) -> str | None:
-    """Where the evidence states `claim` word for word, as a whole: a tool result's category or management
-    line, or a whole sentence (list item, table row) of a passage. None otherwise.
+    """Where the evidence states `claim` word for word, as a whole: a line a tool result is shown as
+    (agent.answer.result_lines), or a whole sentence (list item, table row) of a passage. None otherwise.
 
     Such a claim needs no entailment verdict. Only a whole sentence counts: part of one ("give steroids"
     out of "do not give steroids") can say the opposite.
@@ -191,14 +192,14 @@ def verbatim_source(claim: str, evidence: Evidence) -> str | None:
     plain = _plain(claim)
     if not plain:
         return None
-    for result in evidence.tool_results:
-        lines = []
-        if result.get("category"):
-            lines.append(f"{result.get('guideline', '')}: {result['category']}")
-        if result.get("management"):
-            lines.append(f"Management: {result['management']}")
-        if any(_plain(line) == plain for line in lines):
-            return "the tool result"
+    for r in evidence.tool_results:
+        if r.get("category"):
+            shown = result_lines(
+                str(r.get("guideline") or ""), str(r["category"]), r.get("modifiers") or [],
+                r.get("management"), r.get("risk"),
+            )  # fmt: skip
+            if any(_plain(line) == plain for line in shown):
+                return "the tool result"
     for i, passage in enumerate(evidence.passages):
         if any(_plain(unit.text) == plain for unit in split_units(passage)):
             return f"passage {i + 1}"

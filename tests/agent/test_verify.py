@@ -506,6 +506,18 @@ async def test_a_tool_results_line_repeated_word_for_word_needs_no_model() -> No
     assert result.claims[0].evidence[-1] == "the tool result, word for word"
 
 
+async def test_every_line_a_result_is_shown_as_counts_as_the_tool_result() -> None:
+    # The risk line, as agent.answer.result_lines shows it to the model (the category line carries its modifier).
+    lung_rads = {"system": "lung_rads", "guideline": "Lung-RADS v2022", "category": "4A", "modifiers": ["S"],
+                 "management": "LDCT in 3 months", "risk": "5-15% chance of malignancy"}  # fmt: skip
+    passage = "Category 4A carries a 5-15% chance of malignancy."
+    result = await verify(
+        "Risk: 5-15% chance of malignancy.", evidence(lung_rads, passages=(passage,)), never_asked
+    )
+    assert [c.status for c in result.claims] == ["supported"]
+    assert result.claims[0].evidence[-1] == "the tool result, word for word"
+
+
 def test_supporting_sentences_keep_a_lead_in_with_what_it_introduces() -> None:
     passage = "Two regimens are listed:\n- Prednisone 50 mg at 13, 7 and 1 hours before.\n- Another regimen."
     shown = supporting_sentences(passage, ["Two regimens are listed in the manual."], per_claim=1)
