@@ -105,10 +105,11 @@ def _bullet(quote: str, citation: str) -> str:
             continue
         if item := _LIST_ITEM.match(line):
             lines.append("  - " + line[item.end() :])
-        elif lines and not lines[-1].startswith("  - ") and new_paragraph:
-            lines += ["", "  " + line]  # a paragraph of the same item
         elif lines and not lines[-1].startswith("  - "):
-            lines[-1] += " " + line  # a wrapped line of the same paragraph
+            if new_paragraph:
+                lines += ["", "  " + line]  # a paragraph of the same item
+            else:
+                lines[-1] += " " + line  # a wrapped line of the same paragraph
         else:
             lines.append(line if not lines else "  " + line)
         new_paragraph = False
