@@ -4,8 +4,8 @@ llama-cpp-python applies a JSON schema's grammar to every token of the vocabular
 Gemma 3's 262,144 tokens that is about 30 ms a token on a 2-core CPU, twice the cost of computing the
 token. Greedy decoding under a grammar picks the best-scoring token the grammar allows; whenever the
 model's best token is allowed, that is the same token. So check that one token first (llama.cpp's own
-`common_sampler` does the same) and run the full chain only when the grammar rejects it. The output is
-token for token the same; `tests/foundation/test_grammar_sampler.py` compares the two on the real model
+`common_sampler` does the same), then the model's best 512, and run the full chain only when the grammar
+rejects them all (or a token outside the shortlist could tie). The output is token for token the same; `tests/foundation/test_grammar_sampler.py` compares the two on the real model
 and `bench/json_calls.py` measures the difference.
 
 Only greedy calls qualify (temperature 0, neutral penalties, no logits processor): the structured
