@@ -44,7 +44,7 @@ from agent.findings import Extractions, finding_output, missing_questions, read_
 from agent.gate import Gate
 from agent.state import AgentState, Classification, ReportTurn, ToolCall, TurnInput, new_turn
 from agent.tool_calls import model_tool_calls
-from agent.verify import Entail, Evidence
+from agent.verify import Entail, Evidence, finished_part
 from agent.verify import verify as verify_draft
 from tools.classify.base import ClassificationResult, Extraction
 from tools.classify.findings import classify_inputs, fill_gaps
@@ -457,8 +457,9 @@ async def _draft_all(
             expert.prompt, state["message"], results, passages, state.get("history", []), feedback
         )
         parts: list[str] = []
+        stream = ctx.llm.astream(alias, messages)
         try:
-            async for token in ctx.llm.astream(alias, messages):
+            async for token in stream:
                 parts.append(token)
                 tokens += 1
                 if not demo:  # a demo model's raw draft (often its own prompt) is never shown unverified
@@ -471,7 +472,7 @@ async def _draft_all(
             )
             drafts[name] = ""
             continue
-        drafts[name] = "".join(parts)
+        drafts[name] = finished_part("".join(parts)) if stream.cut_off else "".join(parts)
     return drafts, tokens
 
 

@@ -7,7 +7,7 @@ that exists only for fakes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal, Protocol
 
 Messages = list[dict[str, Any]]
@@ -36,11 +36,31 @@ def check_allow_model_requests(kind: RequestKind, alias: str) -> None:
         )
 
 
+class ReplyStream:
+    """A reply streamed as it is generated; once spent, `cut_off` says whether the model stopped at its
+    token limit, where its last sentence may be unfinished (and a cut sentence can say the opposite of the
+    whole: "the nodule does not need follow-up unless ...")."""
+
+    def __init__(self, deltas: Callable[[ReplyStream], AsyncGenerator[str, None]]) -> None:
+        self.cut_off = False
+        self._deltas = deltas(self)  # the generator sets `cut_off` on the reply it is given
+
+    def __aiter__(self) -> ReplyStream:
+        return self
+
+    async def __anext__(self) -> str:
+        return await anext(self._deltas)
+
+    async def aclose(self) -> None:
+        """Stop generating (a stream abandoned before its end releases the model)."""
+        await self._deltas.aclose()
+
+
 class LLM(Protocol):
     """Chat, JSON and tool calls by alias, plus what answered (for provenance)."""
 
-    def astream(self, alias: str, messages: Messages, **params: Any) -> AsyncIterator[str]:
-        """Yield the reply text as it is generated."""
+    def astream(self, alias: str, messages: Messages, **params: Any) -> ReplyStream:
+        """The reply text as it is generated, then whether it was cut off at the token limit."""
         ...
 
     async def acomplete_json(

@@ -37,6 +37,8 @@ _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mm|cm)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _CITATION = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])|\n+")
+_FINISHED = re.compile(r"[.!?][\"'”’)]*(?:\s*\[\d+\])*(?=\s)|\n")  # a sentence end, citations after it
+_FINISHED_AT_END = re.compile(r"(?<!\d)[.!?][\"'”’)]*(?:\s*\[\d+\])*$")
 _WORD = re.compile(r"[a-z][a-z0-9-]+")
 _STOP = frozenset(
     "the a an and or of to in on for with at by is are be was were this that these those it its as from "
@@ -119,6 +121,19 @@ def split_claims(text: str) -> list[str]:
         else:
             pieces.append(piece)
     return [s.strip() for s in pieces if len(_content_words(s)) >= 2 or _NUMBER.search(s)]
+
+
+def finished_part(draft: str) -> str:
+    """A draft cut off at the model's token limit, up to the end of its last finished sentence or line.
+
+    The cut sentence is not a claim the model made: it can say the opposite of the whole one ("no follow-up
+    is needed unless"), so it is neither shown nor checked. A full stop right after a digit at the very end
+    may be the middle of a number ("1." of "1.5 cm").
+    """
+    ends = [m.end() for m in _FINISHED.finditer(draft)]
+    if _FINISHED_AT_END.search(draft.rstrip()):
+        ends.append(len(draft))
+    return draft[: max(ends, default=0)].rstrip()
 
 
 def _content_words(text: str) -> set[str]:

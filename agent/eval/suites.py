@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from agent.eval.cases import (
     RetrievalCase,
     RoutingCase,
 )
-from agent.llm import LLM, Messages
+from agent.llm import LLM, Messages, ReplyStream
 from experts import Expert
 from tools.guideline_search import GuidelineSearchOutput
 from tools.registry import ToolContext, ToolRegistry
@@ -245,13 +245,20 @@ class DraftRecorder:
         self._drafts: list[tuple[str, str]] = []
         self._errors: list[str] = []
 
-    async def astream(self, alias: str, messages: Messages, **params: Any) -> AsyncIterator[str]:
+    def astream(self, alias: str, messages: Messages, **params: Any) -> ReplyStream:
+        return ReplyStream(lambda reply: self._stream(reply, alias, messages, **params))
+
+    async def _stream(
+        self, reply: ReplyStream, alias: str, messages: Messages, **params: Any
+    ) -> AsyncGenerator[str, None]:
         expert = self._expert_of.get(messages[0].get("content", ""), alias)
         parts: list[str] = []
+        inner = self.llm.astream(alias, messages, **params)
         try:
-            async for token in self.llm.astream(alias, messages, **params):
+            async for token in inner:
                 parts.append(token)
                 yield token
+            reply.cut_off = inner.cut_off
         except Exception as exc:
             self._errors.append(f"{expert} ({alias}): {type(exc).__name__}: {exc}")
             raise

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +29,7 @@ from agent.gateway.config import ModelEntry, ModelsConfig, load_models_config
 from agent.gateway.embeddings import LocalEmbeddings, litellm_provider
 from agent.gateway.gguf import file_sha256, resolve_adapter, resolve_gguf
 from agent.gateway.phi import PhiWithheld, decide, message_texts, record_egress
-from agent.llm import LLM, check_allow_model_requests
+from agent.llm import LLM, ReplyStream, check_allow_model_requests
 from common.errors import RadassistError
 
 if TYPE_CHECKING:
@@ -207,8 +207,13 @@ class Gateway(LLM):
         _record(alias, "complete", int(getattr(usage, "completion_tokens", 0) or 0), start, response)
         return response.choices[0].message.content or ""
 
-    async def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> AsyncIterator[str]:
-        """Yield the reply text as it is generated."""
+    def astream(self, alias: str, messages: list[dict[str, Any]], **params: Any) -> ReplyStream:
+        """The reply text as it is generated, then whether it was cut off at the token limit."""
+        return ReplyStream(lambda reply: self._stream(reply, alias, messages, **params))
+
+    async def _stream(
+        self, reply: ReplyStream, alias: str, messages: list[dict[str, Any]], **params: Any
+    ) -> AsyncGenerator[str, None]:
         alias = self._egress(alias, message_texts(messages))
         check_allow_model_requests("chat", alias)
         start, tokens = time.perf_counter(), 0
@@ -222,6 +227,8 @@ class Gateway(LLM):
             raise TypeError(f"model {alias!r}: a streaming call returned a whole reply")
         try:
             async for chunk in response:
+                if chunk.choices and chunk.choices[0].finish_reason == "length":
+                    reply.cut_off = True
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 if delta:
                     tokens += 1

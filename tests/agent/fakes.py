@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import numpy as np
 
-from agent.llm import LLM
+from agent.llm import LLM, ReplyStream
 
 Messages = list[dict[str, Any]]
 EXPERTS = ("abdominal", "breast", "chest", "general", "gu", "msk", "neuro")  # the shipped experts' aliases
@@ -28,8 +28,10 @@ class ScriptedLLM(LLM):
         drafts: list[str] | Callable[[Messages], str] | None = None,
         json_reply: Callable[[Messages, dict[str, Any]], dict[str, Any]] | None = None,
         fail_with: Exception | None = None,
+        cut_off: bool = False,
     ) -> None:
         self.drafts = drafts if drafts is not None else []
+        self.cut_off = cut_off  # every draft ends at the token limit
         self.json_reply = json_reply or _all_yes
         self.fail_with = fail_with
         self.calls: list[dict[str, Any]] = []
@@ -44,12 +46,16 @@ class ScriptedLLM(LLM):
             return self.drafts(messages)
         return self.drafts.pop(0) if self.drafts else ""
 
-    async def astream(self, alias: str, messages: Messages, **params: Any) -> AsyncIterator[str]:
+    def astream(self, alias: str, messages: Messages, **params: Any) -> ReplyStream:
+        return ReplyStream(lambda reply: self._stream(reply, alias, messages))
+
+    async def _stream(self, reply: ReplyStream, alias: str, messages: Messages) -> AsyncGenerator[str, None]:
         self.calls.append({"kind": "stream", "alias": alias, "messages": messages})
         if self.fail_with is not None:
             raise self.fail_with
         for token in re.findall(r"\S+\s*", self._next_draft(messages)):
             yield token
+        reply.cut_off = self.cut_off
 
     async def acomplete(self, alias: str, messages: Messages, **params: Any) -> str:
         self.calls.append({"kind": "complete", "alias": alias, "messages": messages})

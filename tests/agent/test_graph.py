@@ -67,6 +67,29 @@ async def test_commentary_kept_in_part_is_partial(make_assistant: Callable[..., 
     assert "Then CT at 18-24 months [1]." in result.answer and "PET/CT" not in result.answer
 
 
+CUT_DRAFT = GOOD_DRAFT + " CT at 18-24 months is not"  # the token limit struck mid-sentence
+
+
+async def test_a_sentence_cut_at_the_token_limit_is_neither_checked_nor_shown(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    result = await make_assistant(ScriptedLLM([CUT_DRAFT], cut_off=True)).ask(
+        "7 mm solid nodule, smoker, what follow-up?"
+    )
+    assert [c["text"] for c in result.verification["claims"]] == [GOOD_DRAFT]
+    assert GOOD_DRAFT in result.answer and "is not" not in result.answer
+    assert result.verification["verdict"] == "verified"
+
+
+async def test_the_same_words_ending_a_finished_reply_are_a_claim(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """Without the cut-off signal the fragment is checked as a claim (its interval matches the tool's), which
+    is why a cut reply must be trimmed before verification."""
+    result = await make_assistant(ScriptedLLM([CUT_DRAFT])).ask("7 mm solid nodule, smoker, what follow-up?")
+    assert "CT at 18-24 months is not" in [c["text"] for c in result.verification["claims"]]
+
+
 async def test_follow_up_recomputes_with_new_size_and_same_other_inputs(
     make_assistant: Callable[..., Assistant],
 ) -> None:

@@ -13,6 +13,7 @@ from agent.verify import (
     Evidence,
     categories,
     check_claim,
+    finished_part,
     intervals,
     kept_text,
     sizes_mm,
@@ -588,3 +589,20 @@ def test_tool_text_carries_category_management_risk_rationale_and_inputs() -> No
     text = evidence(TI_RADS_TR3).tool_text
     for part in ("TR3", "1, 3 and 5 years", "4.8%", "total 3", "max_diameter_mm 20.0"):
         assert part in text
+
+
+@pytest.mark.parametrize(
+    ("draft", "finished"),
+    [
+        ("CT at 6-12 months [1]. Then CT at 18-24 months is not", "CT at 6-12 months [1]."),
+        ("CT at 6-12 months. [1] Then CT", "CT at 6-12 months. [1]"),
+        ("No follow-up is needed [1].", "No follow-up is needed [1]."),
+        ("A list:\n- CT at 6-12 months\n- CT at 18", "A list:\n- CT at 6-12 months"),
+        ('The paper says "10 HU or less." Then', 'The paper says "10 HU or less."'),
+        ("The threshold is 1.", ""),  # "1." may be the start of "1.5 cm"
+        ("Nothing finished here", ""),
+    ],
+)
+def test_finished_part_ends_at_the_last_finished_sentence_or_line(draft: str, finished: str) -> None:
+    assert finished_part(draft) == finished
+

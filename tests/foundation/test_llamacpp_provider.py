@@ -50,6 +50,17 @@ async def test_astream_yields_tokens_that_add_up(gateway: Gateway) -> None:
     assert "".join(tokens) == whole
 
 
+async def test_a_stream_says_whether_the_token_limit_cut_it_off(gateway: Gateway) -> None:
+    cut = gateway.astream("default", QUESTION, max_tokens=3, temperature=0.0)
+    assert len([t async for t in cut]) == 3
+    assert cut.cut_off
+    # the reply ends at its first word (a stop string) or at the end of its turn, long before the limit
+    stopped = gateway.astream("default", QUESTION, max_tokens=64, temperature=0.0, stop=[" ", "\n", ".", ","])
+    async for _ in stopped:
+        pass
+    assert not stopped.cut_off
+
+
 async def test_json_schema_output_is_constrained(gateway: Gateway) -> None:
     schema = {
         "type": "object",
