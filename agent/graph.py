@@ -35,6 +35,7 @@ from agent.answer import (
     quoted_passages,
     renumber,
     report_answer,
+    section_of,
     sources_block,
     verdict_of,
 )
@@ -405,8 +406,13 @@ def _evidence(state: AgentState, ctx: AgentContext) -> Evidence:
     report = state.get("report_turn")
     if report is not None:  # the table's other rows (a follow-up recomputed one) are evidence too
         outputs += [finding_output(f) for f in report.reading.findings if f.number not in report.computed]
-    passages = [p["text"] for p in state.get("passages", [])]
-    return Evidence(tool_results=outputs, passages=passages, spellings=ctx.registry.category_spellings())
+    hits = state.get("passages", [])
+    return Evidence(
+        tool_results=outputs,
+        passages=[h["text"] for h in hits],
+        spellings=ctx.registry.category_spellings(),
+        headings=[section_of(h) for h in hits],
+    )
 
 
 def _other_outputs(state: AgentState) -> list[str]:

@@ -66,12 +66,14 @@ class Evidence:
     """What a draft may rely on: tool results (as plain dicts) and retrieved passages.
 
     `spellings` says how each classification system's categories are written
-    (`ToolRegistry.category_spellings()`), so category claims can be read and checked.
+    (`ToolRegistry.category_spellings()`), so category claims can be read and checked. `headings` are the
+    passages' section headings as the prompt shows them.
     """
 
     tool_results: list[dict[str, Any]]
     passages: list[str]
     spellings: Mapping[str, CategorySpelling]
+    headings: Sequence[str] = ()
 
     @property
     def tool_text(self) -> str:
@@ -259,6 +261,9 @@ def _computed_categories(tool_results: Sequence[dict[str, Any]]) -> dict[str, se
 def check_claim(text: str, evidence: Evidence) -> Claim:
     """Deterministic checks of one claim (the entailment verdict is combined in `verify`)."""
     claim = Claim(text=text, kinds=[])
+    if _plain(text) in {_plain(h) for h in evidence.headings}:
+        claim.reasons.append("a passage's heading, copied: it states nothing")
+        return claim
     cited = {int(n) for n in _CITATION.findall(text)}
     if any(n < 1 or n > len(evidence.passages) for n in cited):
         claim.status = "unsupported"

@@ -606,3 +606,21 @@ def test_tool_text_carries_category_management_risk_rationale_and_inputs() -> No
 def test_finished_part_ends_at_the_last_finished_sentence_or_line(draft: str, finished: str) -> None:
     assert finished_part(draft) == finished
 
+
+async def test_a_copied_heading_is_dropped_without_asking_the_model() -> None:
+    """Small models copy the prompt's "[1] Benign diagnostic features" lines; a heading asserts nothing."""
+    asked: list[list[str]] = []
+
+    async def entail(claims: list[str], passages: list[str]) -> list[bool]:
+        asked.append(claims)
+        return [True] * len(claims)
+
+    passage = "No follow-up is needed when the mass has diagnostic benign features, such as macroscopic fat."
+    ev = Evidence([], [passage], SPELLINGS, headings=["Benign diagnostic features"])
+    result = await verify("Benign diagnostic features [1]", ev, entail)
+    assert [(c.status, c.reasons) for c in result.claims] == [
+        ("unsupported", ["a passage's heading, copied: it states nothing"])
+    ]
+    assert asked == []
+    without = await verify("Benign diagnostic features [1]", evidence(passages=(passage,)), entail)
+    assert without.claims[0].status == "supported" and asked, "the heading's words are in the passage"
