@@ -17,6 +17,7 @@ from tools.registry import Tool
 Messages = list[dict[str, Any]]
 
 PASSAGE_CHARS = 450  # per passage in prompts, in whole sentences: prompt evaluation dominates CPU overhead
+PASSAGE_CHARS_WITH_RESULTS = 300  # a computed result answers; its passages only support it (bench/turn.py)
 FEEDBACK_CHARS = (
     160  # the unsupported statements named to a revision (a model's copy of its prompt can run long)
 )
@@ -40,7 +41,8 @@ def expert_messages(
         or "No classification tool applied."
     )
     shown = enumerate(passages[: PROMPT_PASSAGES_WITH_RESULTS if tool_results else PROMPT_PASSAGES], 1)
-    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{prompt_quote(h)}" for i, h in shown)
+    limit = PASSAGE_CHARS_WITH_RESULTS if tool_results else PASSAGE_CHARS
+    numbered = "\n\n".join(f"[{i}] {section_of(h)}\n{prompt_quote(h, limit)}" for i, h in shown)
     numbered = numbered or "No guideline passage was found."
     # Earlier questions give a follow-up its context; earlier answers are left out: the current tool
     # result already carries the recomputed finding, and small models copy stale figures from them.

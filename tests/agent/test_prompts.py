@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from agent.prompts import FEEDBACK_CHARS, expert_messages, feedback_of, prompt_quote
+from agent.prompts import (
+    FEEDBACK_CHARS,
+    PASSAGE_CHARS,
+    PASSAGE_CHARS_WITH_RESULTS,
+    expert_messages,
+    feedback_of,
+    prompt_quote,
+)
+from tools.classify.base import ClassificationResult
 from tools.knowledge.sentences import split_units
 
 
@@ -53,3 +61,17 @@ def test_a_lead_in_is_never_shown_without_what_it_introduces() -> None:
 def test_hits_stored_without_sentence_scores_show_the_opening_of_their_quote() -> None:
     hit = {"text": "A. " * 10, "quote": "First sentence here. Second sentence here. Third one."}
     assert prompt_quote(hit, limit=45) == "First sentence here. Second sentence here."
+
+
+def test_passages_beside_a_computed_result_are_shorter() -> None:
+    """A computed result answers and its passages only support it; without one, the passages answer."""
+    text = " ".join(f"Sentence number {n} says something about follow-up." for n in range(20))
+    hit = {"text": text, "quote": text, "sentence_scores": [0.5] * 20, "section": "Follow-up"}
+    result = ClassificationResult(system="widget_rads", guideline="demo", category="W3", citation="demo")
+
+    def shown(results: list[ClassificationResult]) -> str:
+        content = expert_messages("system", "question?", results, [hit], [])[1]["content"]
+        return content.split("[1] Follow-up\n", 1)[1]
+
+    assert 0 < len(shown([result])) <= PASSAGE_CHARS_WITH_RESULTS < PASSAGE_CHARS - 100
+    assert PASSAGE_CHARS - 100 < len(shown([])) <= PASSAGE_CHARS
