@@ -1,6 +1,6 @@
 """Grammar-constrained (JSON) model calls: the grammar on the whole vocabulary vs the best tokens first.
 
-The agent's structured calls (entailment, tool choice, a tool's inputs, a forced enum) on the bundled GGUF,
+The agent's structured calls (tests/foundation/structured_calls.py) on the bundled GGUF,
 loaded twice with the same options: llama-cpp-python's own `Llama`, whose grammar checks all 262,144 tokens
 at every step, and the provider's `GrammarCheckingLlama` (agent/gateway/grammar_sampler.py), which checks
 the model's best token, then its best 512, and the whole vocabulary only when all are rejected. The two
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,33 +27,9 @@ from common import offline
 offline.apply()  # an entry point: every library stays offline and quiet
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
-
-
-def cases() -> dict[str, tuple[list[dict[str, str]], dict[str, Any]]]:
-    from agent import prompts
-    from tools.registry import load_tools
-
-    registry = load_tools()
-    fleischner, ti_rads = registry.get("fleischner"), registry.get("ti_rads")
-    nodule = "6 mm solid nodule in a smoker, what follow-up?"
-    thyroid = "TI-RADS for a 1.4 cm solid hypoechoic thyroid nodule with punctate echogenic foci?"
-    chest = prompts.tool_choice_messages("You are the chest imaging expert.", nodule, [fleischner])
-    neck = prompts.tool_choice_messages("You are the neuro and head-and-neck expert.", thyroid, [ti_rads])
-    return {
-        "entailment (2 claims)": (
-            prompts.entailment_messages(
-                ["A 12 mm adrenal nodule of 8 HU is a lipid-rich adenoma.", "No further work-up is needed."],
-                ["An adrenal mass of 10 HU or less on unenhanced CT is a lipid-rich adenoma (ACR 2017)."],
-            ),
-            prompts.entailment_schema(2),
-        ),
-        "tool choice": (chest, prompts.tool_choice_schema(registry.names())),
-        "fleischner inputs": (
-            prompts.tool_arguments_messages(chest, "fleischner"),
-            fleischner.input_schema(),
-        ),
-        "ti_rads inputs": (prompts.tool_arguments_messages(neck, "ti_rads"), ti_rads.input_schema()),
-    }
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # tests.foundation.structured_calls: the test's calls
 
 
 def main() -> None:
@@ -60,6 +37,7 @@ def main() -> None:
 
     from agent.gateway.gguf import resolve_gguf
     from agent.gateway.grammar_sampler import GrammarCheckingLlama
+    from tests.foundation.structured_calls import structured_calls
 
     models = Path(tempfile.mkdtemp(prefix="radassist-bench-json-"))
     path = str(resolve_gguf("bundled/gemma3-270m", base=None, model_dir=models))
@@ -88,7 +66,7 @@ def main() -> None:
     tokens: dict[str, int] = {}
     steps = whole = 0
     for _ in range(ROUNDS):
-        for kind, (messages, schema) in cases().items():
+        for kind, (messages, schema) in structured_calls().items():
             outputs = {}
             for way, llm in both.items():
                 elapsed, outputs[way], tokens[kind] = call(llm, messages, schema)
@@ -99,7 +77,7 @@ def main() -> None:
 
     figures: dict[str, Any] = {"rounds": ROUNDS, "calls": {}}
     ratios = []
-    for kind in cases():
+    for kind in structured_calls():
         full = statistics.median(seconds[(kind, "whole vocabulary")])
         best = statistics.median(seconds[(kind, "best first")])
         ratios += [

@@ -11,38 +11,13 @@ from typing import Any
 import llama_cpp
 import pytest
 
-from agent import prompts
 from agent.gateway import Gateway
 from agent.gateway.gguf import resolve_gguf
 from agent.gateway.grammar_sampler import GrammarCheckingLlama, GreedyGrammarSampler
 from agent.settings import REPO_ROOT
-from tools.registry import load_tools
+from tests.foundation.structured_calls import structured_calls
 
 pytestmark = pytest.mark.gguf
-
-MESSAGE = "6 mm solid nodule in a smoker, what follow-up?"
-
-
-def _cases() -> list[tuple[list[dict[str, str]], dict[str, Any]]]:
-    """The agent's own structured calls: entailment, tool choice, a tool's inputs; and a forced value."""
-    registry = load_tools()
-    fleischner = registry.get("fleischner")
-    choice = prompts.tool_choice_messages("You are the chest imaging expert.", MESSAGE, [fleischner])
-    return [
-        (
-            prompts.entailment_messages(
-                ["A 12 mm adrenal nodule of 8 HU is a lipid-rich adenoma.", "No further work-up is needed."],
-                ["An adrenal mass of 10 HU or less on unenhanced CT is a lipid-rich adenoma (ACR 2017)."],
-            ),
-            prompts.entailment_schema(2),
-        ),
-        (choice, prompts.tool_choice_schema(registry.names())),
-        (prompts.tool_arguments_messages(choice, "fleischner"), fleischner.input_schema()),
-        (
-            [{"role": "user", "content": "Say hello."}],
-            {"type": "object", "properties": {"animal": {"enum": ["zebra"]}}, "required": ["animal"]},
-        ),
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +40,7 @@ def test_greedy_json_calls_give_the_same_tokens_and_take_every_path(
 ) -> None:
     plain, checking = models
     steps = past_best = whole = 0
-    for messages, schema in _cases():
+    for messages, schema in structured_calls().values():
         expected = _json_call(plain, messages, schema, temperature=0.0)
         assert _json_call(checking, messages, schema, temperature=0.0) == expected
         sampler = checking.last_sampler
@@ -81,7 +56,7 @@ def test_greedy_json_calls_give_the_same_tokens_and_take_every_path(
 
 def test_sampling_calls_keep_llama_cpps_own_sampler(models: tuple[Any, GrammarCheckingLlama]) -> None:
     _, checking = models
-    messages, schema = _cases()[0]
+    messages, schema = structured_calls()["entailment (2 claims)"]
     checking.last_sampler = None
     _json_call(checking, messages, schema, temperature=0.7, seed=3)  # not greedy: the shortcut is not exact
     _json_call(checking, messages, schema, temperature=0.0, repeat_penalty=1.3)  # penalties reorder tokens
