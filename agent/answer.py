@@ -76,6 +76,7 @@ def tool_summary(result: ClassificationResult, *, for_prompt: bool = False) -> s
 QUOTED_PASSAGES = 2  # the grounded answer quotes the best passages of this many sections
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d+[.)])\s+")
 _CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_CITED_WITH_SPACE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def section_key(hit: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
@@ -298,8 +299,11 @@ class Commentary:
 
 
 def claim_with_citation(claim: dict[str, Any]) -> str:
-    """A kept claim citing the passage verification found supporting it, when it cited none itself."""
+    """A kept claim citing the passage verification found supporting it, when it cited none itself or cited
+    passages that do not state it (then those markers go: a reader must find the claim where [n] points)."""
     text = str(claim["text"]).rstrip()
+    if claim.get("recited"):
+        text = _CITED_WITH_SPACE.sub("", text)
     if claim.get("passage") is None or _CITED.search(text):
         return text
     marker = f"[{claim['passage'] + 1}]"

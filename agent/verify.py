@@ -59,6 +59,9 @@ class Claim:
     evidence: list[str] = field(default_factory=list)
     passage: int | None = None
     """Index of the passage that lexically supports it (what the entailment check is shown)."""
+    recited: bool = False
+    """Its [n] pointed at passages that do not state it: the answer cites `passage` instead, or nothing when
+    only a tool result states it."""
 
 
 @dataclass
@@ -184,13 +187,13 @@ def _numbers(text: str) -> set[float]:
     return {float(n) for n in _NUMBER.findall(text)} | sizes_mm(text)
 
 
-def _best_passage(claim: str, passages: Sequence[str]) -> tuple[float, int | None]:
+def _best_passage(claim: str, passages: Sequence[str], among: Sequence[int]) -> tuple[float, int | None]:
+    """The share of the claim's content words in the best of `passages[i] for i in among`, and its index."""
     words = _content_words(_CITATION.sub("", claim))
-    if not words or not passages:
+    if not words or not among:
         return 0.0, None
-    scores = [len(words & _content_words(p)) / len(words) for p in passages]
-    best = max(range(len(scores)), key=scores.__getitem__)
-    return scores[best], best
+    best = max(among, key=lambda i: (len(words & _content_words(passages[i])), -i))
+    return len(words & _content_words(passages[best])) / len(words), best
 
 
 def _plain(text: str) -> str:
@@ -270,8 +273,15 @@ def check_claim(text: str, evidence: Evidence) -> Claim:
         claim.reasons.append("cites a passage number that does not exist")
         return claim
     tool_text = evidence.tool_text
-    passage_text = " ".join(evidence.passages)
-    overlap, best = _best_passage(text, evidence.passages)
+    # A claim that cites passages is checked against those: a reader who opens its [n] must find it there.
+    # Numbered wrong, it rests on whichever passage states it, and the answer cites that one instead.
+    everywhere = list(range(len(evidence.passages)))
+    candidates = sorted(n - 1 for n in cited) if cited else everywhere
+    overlap, best = _best_passage(text, evidence.passages, candidates)
+    if cited and overlap < MIN_OVERLAP:
+        claim.recited = True
+        overlap, best = _best_passage(text, evidence.passages, everywhere)
+    passage_text = " ".join(evidence.passages)  # a number or interval may come from any of them
     passage_ok = overlap >= MIN_OVERLAP
     tool_categories = _computed_categories(evidence.tool_results)
 

@@ -3,11 +3,13 @@ and checking each claim against tool results and passages (entailment combined, 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from agent.answer import claim_with_citation
 from agent.verify import (
     MIN_SUPPORTED_RATIO,
     Evidence,
@@ -624,3 +626,33 @@ async def test_a_copied_heading_is_dropped_without_asking_the_model() -> None:
     assert asked == []
     without = await verify("Benign diagnostic features [1]", evidence(passages=(passage,)), entail)
     assert without.claims[0].status == "supported" and asked, "the heading's words are in the passage"
+
+
+TABLE_ROWS = (
+    "Additional major features are counted from 0 to 3 (LI-RADS v2018 CT/MRI diagnostic table): APHE: No APHE; "
+    "Size: <20 mm; 0 additional features: LR-3; 1 additional feature: LR-3; >=2 additional features: LR-4."
+)
+PITFALL = "Ancillary features favouring benignity can downgrade LR-3 to LR-2 (LI-RADS v2018 CT/MRI core)."
+
+
+def test_a_claim_is_checked_against_the_passages_it_cites() -> None:
+    """Seen in `radassist eval`: a table row copied from passage 2 but citing passage 1 was shown citing [1],
+    where the reader found neither its size nor its categories. It rests on passage 2, and is shown citing it."""
+    row = "No APHE, size <20 mm, 0 additional features: LR-3"
+    ev = evidence(passages=(PITFALL, TABLE_ROWS))
+    right = check_claim(f"{row} [2].", ev)
+    assert (right.status, right.passage, right.recited) == ("supported", 1, False), right
+    wrong = check_claim(f"{row} [1].", ev)
+    assert (wrong.status, wrong.passage, wrong.recited) == ("supported", 1, True), wrong
+    assert claim_with_citation(asdict(wrong)) == f"{row} [2]."
+    assert claim_with_citation(asdict(right)) == f"{row} [2]."
+    assert not check_claim(f"{row}.", ev).recited, "an uncited claim is cited by the answer, not re-cited"
+
+
+def test_a_tool_result_citing_a_passage_that_does_not_say_it_loses_the_citation() -> None:
+    """True by the tool, but its [1] sends the reader to a passage about something else."""
+    cited = check_claim(
+        "The nodule is TR3, mildly suspicious [1].", evidence(TI_RADS_TR3, passages=(PITFALL,))
+    )
+    assert (cited.status, cited.passage, cited.recited) == ("supported", None, True), cited
+    assert claim_with_citation(asdict(cited)) == "The nodule is TR3, mildly suspicious."
