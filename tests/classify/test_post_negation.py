@@ -80,3 +80,17 @@ def test_not_seen_on_the_prior_means_new_not_absent(text: str, expected: str) ->
     from tools.classify import li_rads
 
     assert li_rads.classify(li_rads.LiRadsInput(**li_rads.extract(text).inputs)).category == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Annual screening LDCT: a new 7 mm solid nodule that was not present last year. Lung-RADS?",
+        "Annual screening LDCT: a new 7 mm solid nodule, not seen a year ago.",
+        "Annual screening LDCT: a new 7 mm solid nodule, not present on the last screen.",
+    ],
+)
+def test_not_present_last_year_means_new_not_absent(text: str) -> None:
+    """Found by `radassist eval`: "not present last year" denied the nodule, so no category was decided.
+    Lung-RADS v2022: a new solid nodule of 6 to < 8 mm is 4A."""
+    assert category("lung_rads", text) == "4A"

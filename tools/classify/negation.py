@@ -63,6 +63,12 @@ PSEUDO: tuple[str, ...] = (
     "not present previously",
     "not identified on the prior",
     "not identified on prior",
+    "not present last year",  # radiology: "a new 7 mm solid nodule that was not present last year"
+    "not present a year ago",
+    "not present on the last",
+    "not seen last year",
+    "not seen a year ago",
+    "not seen on the last",
     "without interval change",
     "without significant change",
     "without change",
