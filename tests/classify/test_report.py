@@ -97,6 +97,25 @@ def test_a_renal_mass_without_cystic_words_goes_to_the_renal_white_paper() -> No
     assert (f.system, f.category) == ("renal_incidentaloma", "benign: simple cyst")
 
 
+@pytest.mark.parametrize(
+    ("text", "system"),
+    [
+        # Found by `radassist eval`: read as an ultrasound finding, the answer asked for sonographic features.
+        (
+            "CT neck in a 45-year-old: incidental 2 cm thyroid nodule, no local invasion or abnormal lymph nodes. "
+            "Is an ultrasound needed?",
+            "thyroid_incidental",
+        ),
+        ("Incidental 1.6 cm thyroid nodule on chest MRI. Does it need an ultrasound?", "thyroid_incidental"),
+        ("Thyroid ultrasound. 1.4 cm nodule in the right lobe of the thyroid.", "ti_rads"),
+        ("CT neck: 1.4 cm solid hypoechoic thyroid nodule on the follow-up ultrasound.", "ti_rads"),
+    ],
+)
+def test_a_thyroid_nodule_on_ct_or_mri_asks_whether_it_needs_an_ultrasound(text: str, system: str) -> None:
+    (f,) = read(text).findings
+    assert f.system == system
+
+
 def test_liver_lesion_outside_the_lirads_population_is_ignored_with_why() -> None:
     (ignored,) = read("Subcentimeter hypodensity in the liver, too small to characterize.").ignored
     assert "LI-RADS population" in ignored.why

@@ -324,6 +324,7 @@ _TI_RADS_WORDS = re.compile(
     r"\bti-?rads\b|\bTR\d\b|\bechogen\w*|\b(?:hyper|hypo|iso|an)echoic\b|\bspongiform\b|\btaller[- ]than[- ]wide\b",
     _I,
 )
+_CT_OR_MRI = re.compile(r"\bCT\b|\bMRI?\b|(?i:\bcomputed\s+tomography\b|\bmagnetic\s+resonance\b)")
 _AT_RISK_LIVER = re.compile(
     r"\bcirrho\w*|\bhepatitis\s+B\b|\bHBV\b|\bHCC\b|\bhepatocellular\b|\bLR-\w+|\bli-?rads\b", _I
 )
@@ -348,7 +349,10 @@ def _system_for(organ: str, unit: str, context: str) -> tuple[str | None, str | 
             "radassist has no tool for other incidental liver lesions"
         )
     if organ == "thyroid":
-        if _TI_RADS_WORDS.search(unit) or _US.search(context):
+        if _TI_RADS_WORDS.search(unit):
+            return "ti_rads", None
+        # Ultrasound named beside a CT or MRI is the question ("is an ultrasound needed?"), not the exam.
+        if _US.search(context) and not _CT_OR_MRI.search(both):
             return "ti_rads", None
         return "thyroid_incidental", None
     if organ == "pancreas":
